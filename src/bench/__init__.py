@@ -1,0 +1,52 @@
+"""Benchmarks behind ``make bench``: each topic measures in one run, the runner writes reports."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+from ..datasets import atomic_path
+
+
+def run(out_dir: Path, n_jets: int = 2000) -> dict:
+    """Run every benchmark, write ``results.json`` and ``results.md`` into ``out_dir``."""
+    from .generation import generation_rate
+
+    report: dict = {
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpus": _cpus()},
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "generation": [],
+    }
+    for process in ("qcd", "top"):
+        print(f"[bench] generation: {n_jets} {process} jets in one process ...", flush=True)
+        report["generation"].append(generation_rate(process, n_jets))
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir / "results.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    with atomic_path(out_dir / "results.md") as tmp:
+        tmp.write_text(markdown(report))
+    print(markdown(report))
+    return report
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def markdown(report: dict) -> str:
+    """The benchmark report as a small markdown document."""
+    lines = [f"# Benchmarks ({report['date']}, {report['machine']['cpus']} CPUs, "
+             f"Python {report['machine']['python']})", "",
+             "## Event generation (one process)", "",
+             "| process | jets | events | acceptance | jets/s | inside Pythia | our code |",
+             "|---|---|---|---|---|---|---|"]
+    for row in report["generation"]:
+        lines.append(f"| {row['process']} | {row['jets']} | {row['events']} | "
+                     f"{row['acceptance']:.2f} | {row['jets_per_s']:.0f} | "
+                     f"{100 * row['pythia_share']:.1f}% | {100 * (1 - row['pythia_share']):.1f}% |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,122 @@
+"""Command line: ``python -m src {generate,data,convert-toptag,score,book,bench}``.
+
+Errors are printed as one line on standard error with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import PROCESSES, PROFILES, get_profile
+from .detector import DETECTORS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m src", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="generate one jet sample with Pythia 8 + FastJet")
+    gen.add_argument("--process", required=True, help=f"one of {', '.join(PROCESSES)}")
+    gen.add_argument("--n", type=int, required=True, help="number of accepted jets")
+    gen.add_argument("--out", type=Path, required=True, help="output HDF5 file")
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--workers", type=int, default=2, help="local worker processes")
+    gen.add_argument("--scheduler", help="dask.distributed scheduler address (instead of local)")
+    gen.add_argument("--shard-size", type=int, default=2000, help="jets per shard")
+    gen.add_argument("--detector", default="eflow", help=f"one of {', '.join(DETECTORS)}")
+
+    data = sub.add_parser("data", help="generate every sample of a profile (cached)")
+    data.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
+
+    conv = sub.add_parser("convert-toptag", help="convert the Top Tagging reference format")
+    conv.add_argument("source", type=Path)
+    conv.add_argument("--out", type=Path, required=True)
+
+    score = sub.add_parser("score", help="anomaly scores of every image in a file, as CSV")
+    score.add_argument("--model", type=Path, required=True, help="saved model folder")
+    score.add_argument("--input", type=Path, required=True, help="schema-1 HDF5 jet file")
+    score.add_argument("--output", type=Path, required=True, help="CSV file to write")
+    score.add_argument("--batch-size", type=int, default=1024)
+
+    book = sub.add_parser("book", help="execute the notebooks and build the HTML book")
+    book.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
+    book.add_argument("--no-execute", action="store_true", help="render committed notebooks")
+    book.add_argument("--only", nargs="+", help="execute only these chapters")
+
+    bench = sub.add_parser("bench", help="benchmarks; writes bench/results.{json,md}")
+    bench.add_argument("--out", type=Path, default=Path("bench"))
+    bench.add_argument("--jets", type=int, default=2000, help="jets per generation benchmark")
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from .generate import GenerationSettings, generate
+
+    settings = GenerationSettings(process=args.process, n_jets=args.n, seed=args.seed,
+                                  shard_size=args.shard_size, detector=args.detector)
+    stats = generate(settings, args.out, workers=args.workers, scheduler=args.scheduler)
+    print(f"wrote {args.out}: {settings.n_jets} {settings.process} jets"
+          f" ({stats['events']} events generated in this run)")
+
+
+def _data(args: argparse.Namespace) -> None:
+    from .generate import ensure_sample
+
+    profile = get_profile(args.profile)
+    for process in profile.n_jets:
+        print(f"[data] {process}: {ensure_sample(profile, process)}", flush=True)
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from .datasets import convert_toptag, n_jets
+
+    convert_toptag(args.source, args.out)
+    print(f"wrote {args.out}: {n_jets(args.out)} jets")
+
+
+def _score(args: argparse.Namespace) -> None:
+    from .datasets import atomic_path, read_images
+    from .model import load
+    from .preprocess import normalize
+    from .scores import score_images
+
+    images = normalize(read_images(args.input))
+    model = load(args.model)
+    frame = score_images(model, images, batch_size=args.batch_size, progress=True)
+    with atomic_path(args.output) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.8g")
+    print(f"wrote {args.output}: {len(frame)} rows, columns {', '.join(frame.columns)}")
+
+
+def _book(args: argparse.Namespace) -> None:
+    from .book import build
+
+    index = build(args.profile, execute=not args.no_execute, only=args.only)
+    print(f"[book] done: {index}")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from .bench import run
+
+    run(args.out, n_jets=args.jets)
+
+
+COMMANDS = {"generate": _generate, "data": _data, "convert-toptag": _convert, "score": _score,
+            "book": _book, "bench": _bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, RuntimeError, KeyError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: completed shards and files are kept; run again to resume",
+              file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,381 @@
+"""Jet samples from Pythia 8 + FastJet following the Top Tagging reference recipe.
+
+14 TeV pp collisions without multiparton interactions or pile-up, generated in the
+hard-scattering window 550 < pTHat < 650 GeV; after a detector stand-in
+(:mod:`src.detector`), anti-kT R = 0.8 jets; the leading jet of each event is kept if
+550 < pT < 650 GeV and |eta| < 2. Signal jets must contain the resonance (top or W,
+decaying hadronically) and all of its decay partons within R of the jet axis.
+
+Work is cut into shards of a fixed number of accepted jets, each with its own seed, so
+the result does not depend on how many workers ran it. Shards are written atomically
+next to the output and a restarted run only makes the missing ones.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets
+from .config import MAX_CONSTITUENTS, PROCESSES, Profile, check_process, sample_path, settings_hash
+from .detector import Particles, check_detector, simulate
+from .preprocess import four_vectors_to_ptetaphi, jet_images
+
+#: Pythia settings that choose the hard process; W bosons decay hadronically only.
+PYTHIA_PROCESSES: dict[str, list[str]] = {
+    "qcd": ["HardQCD:all = on"],
+    "top": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off",
+            "24:onIfAny = 1 2 3 4 5"],
+    "w": ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
+          "24:onMode = off", "24:onIfAny = 1 2 3 4 5"],
+}
+#: Resonance whose hadronic decay a signal jet must contain: (PDG id, number of partons).
+RESONANCES: dict[str, tuple[int, int]] = {"top": (6, 3), "w": (24, 2)}
+JET_FIELDS = ("images", "constituents", "jet_pt", "jet_eta", "jet_phi", "jet_mass",
+              "n_constituents", "labels")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Everything a generated sample depends on; stored in the file and hashed for caching."""
+
+    process: str
+    n_jets: int
+    seed: int = 1
+    shard_size: int = 2000
+    detector: str = "eflow"
+    ecm: float = 14000.0
+    pthat_min: float = 550.0
+    pthat_max: float = 650.0
+    jet_pt_min: float = 550.0
+    jet_pt_max: float = 650.0
+    jet_eta_max: float = 2.0
+    radius: float = 0.8
+    batch_events: int = 500
+
+    def __post_init__(self):
+        check_process(self.process)
+        check_detector(self.detector)
+        if self.n_jets <= 0 or self.shard_size <= 0:
+            raise ValueError("the number of jets and the shard size must be positive")
+
+    @property
+    def n_shards(self) -> int:
+        return -(-self.n_jets // self.shard_size)
+
+    def shard_jets(self, index: int) -> int:
+        return min(self.shard_size, self.n_jets - index * self.shard_size)
+
+    def shard_seed(self, index: int) -> int:
+        """Pythia seed of one shard (1 .. 900,000,000), fixed by the sample seed."""
+        entropy = [self.seed, zlib.crc32(self.process.encode()), index]
+        return int(np.random.SeedSequence(entropy).generate_state(1)[0] % 900_000_000) + 1
+
+    def digest(self) -> str:
+        return settings_hash(asdict(self))
+
+
+def make_pythia(settings: GenerationSettings, seed: int):
+    """An initialized, quiet Pythia instance for one shard."""
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for line in [
+        f"Beams:eCM = {settings.ecm}",
+        f"PhaseSpace:pTHatMin = {settings.pthat_min}",
+        f"PhaseSpace:pTHatMax = {settings.pthat_max}",
+        "PartonLevel:MPI = off",
+        "Random:setSeed = on",
+        f"Random:seed = {seed}",
+        "Print:quiet = on",
+        *PYTHIA_PROCESSES[settings.process],
+    ]:
+        if not pythia.readString(line):
+            raise RuntimeError(f"Pythia rejected the setting {line!r}")
+    if not pythia.init():
+        raise RuntimeError(f"Pythia failed to initialize for process {settings.process!r}")
+    return pythia
+
+
+def _flat(events) -> dict[str, np.ndarray]:
+    """Flat numpy arrays of the event record of a batch, with event index and offsets."""
+    import awkward as ak
+
+    counts = ak.to_numpy(ak.num(events.prt))
+    record = ak.flatten(events.prt)
+    flat = {name: ak.to_numpy(record[name]) for name in ("id", "status", "mother1", "daughter1")}
+    momentum = record.p
+    for name in ("px", "py", "pz", "e"):
+        flat[name] = ak.to_numpy(momentum[name])
+    flat["event"] = np.repeat(np.arange(len(counts)), counts)
+    flat["offset"] = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return flat
+
+
+def _delta_r(eta1, phi1, eta2, phi2) -> np.ndarray:
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return np.hypot(eta1 - eta2, dphi)
+
+
+def truth_matched(flat: dict, jet_eta: np.ndarray, jet_phi: np.ndarray, resonance: int,
+                  n_partons: int, radius: float) -> np.ndarray:
+    """Per event, whether its jet (axis ``jet_eta``, ``jet_phi``) contains a resonance and all
+    of its decay partons within ``radius``.
+
+    Decay partons are the first quark copies (|status| 23) whose mother is the resonance or
+    its W; they are grouped by the sign of their mother's id (t and W+ give +1). The
+    resonance direction is that of its last copy before the decay.
+    """
+    pid, status = flat["id"], np.abs(flat["status"])
+    mother = flat["offset"][flat["event"]] + flat["mother1"]
+    mother_id = pid[mother]
+    parton = (np.abs(pid) <= 5) & (status == 23) & np.isin(np.abs(mother_id), (resonance, 24))
+    daughter = np.clip(flat["offset"][flat["event"]] + flat["daughter1"], 0, len(pid) - 1)
+    last_copy = (np.abs(pid) == resonance) & (pid[daughter] != pid)
+    n_jets = flat["offset"].size
+    matched = np.zeros(n_jets, dtype=bool)
+    for sign in (1, -1):
+        complete = np.ones(n_jets, dtype=bool)
+        for mask, need in ((parton & (np.sign(mother_id) == sign), n_partons),
+                           (last_copy & (np.sign(pid) == sign), 1)):
+            jet = flat["event"][mask]
+            _, eta, phi = four_vectors_to_ptetaphi(*(flat[k][mask] for k in ("e", "px", "py", "pz")))
+            inside = _delta_r(eta, phi, jet_eta[jet], jet_phi[jet]) < radius
+            total = np.bincount(jet, minlength=n_jets)
+            within = np.bincount(jet, weights=inside, minlength=n_jets)
+            complete &= (total == need) & (within == need)
+        matched |= complete
+    return matched
+
+
+def process_batch(events, settings: GenerationSettings, rng: np.random.Generator,
+                  charge: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
+    """Detector, clustering, selection, truth matching and images for a batch of events."""
+    import awkward as ak
+    import fastjet
+
+    flat = _flat(events)
+    final = flat["status"] > 0
+    particles = Particles(flat["event"][final], flat["px"][final], flat["py"][final],
+                          flat["pz"][final], flat["e"][final], flat["id"][final],
+                          charge(flat["id"][final]))
+    objects = simulate(particles, settings.detector, rng)
+    order = np.argsort(objects.event, kind="stable")
+    n_events = flat["offset"].size
+    counts = np.bincount(objects.event, minlength=n_events)
+    vectors = ak.unflatten(ak.zip({"px": objects.px[order], "py": objects.py[order],
+                                   "pz": objects.pz[order], "E": objects.e[order]}), counts)
+    sequence = fastjet.ClusterSequence(vectors, fastjet.JetDefinition(fastjet.antikt_algorithm,
+                                                                      settings.radius))
+    jets = sequence.inclusive_jets(min_pt=settings.jet_pt_min)
+    has_jet = ak.to_numpy(ak.num(jets)) > 0
+    jet_pt = np.hypot(jets.px, jets.py)
+    leading = ak.argmax(jet_pt, axis=1, keepdims=True)
+    first = ak.firsts(jets[leading])
+    lead = {k: ak.to_numpy(ak.fill_none(first[k], 0.0)) for k in ("E", "px", "py", "pz")}
+    pt, eta, phi = four_vectors_to_ptetaphi(lead["E"], lead["px"], lead["py"], lead["pz"])
+    keep = (has_jet & (pt > settings.jet_pt_min) & (pt < settings.jet_pt_max)
+            & (np.abs(eta) < settings.jet_eta_max))
+    if settings.process in RESONANCES:
+        resonance, n_partons = RESONANCES[settings.process]
+        matched = truth_matched(flat, eta, phi, resonance, n_partons, settings.radius)
+        keep &= matched
+    selected = np.flatnonzero(keep)
+    if selected.size == 0:
+        return {name: np.zeros((0, *datasets.FIELDS[name][1]), datasets.FIELDS[name][0])
+                for name in JET_FIELDS}
+
+    constituents = ak.firsts(sequence.constituents(min_pt=settings.jet_pt_min)[leading])[selected]
+    table, n_const = _padded_constituents(constituents)
+    mass2 = lead["E"] ** 2 - lead["px"] ** 2 - lead["py"] ** 2 - lead["pz"] ** 2
+    jet_eta, jet_phi = eta[selected].astype(np.float32), phi[selected].astype(np.float32)
+    return {
+        "images": jet_images(table[..., 0], table[..., 1], table[..., 2], jet_eta, jet_phi),
+        "constituents": table,
+        "jet_pt": pt[selected].astype(np.float32),
+        "jet_eta": jet_eta,
+        "jet_phi": jet_phi,
+        "jet_mass": np.sqrt(np.clip(mass2[selected], 0, None)).astype(np.float32),
+        "n_constituents": n_const,
+        "labels": np.full(selected.size, PROCESSES[settings.process], np.int8),
+    }
+
+
+def _padded_constituents(constituents) -> tuple[np.ndarray, np.ndarray]:
+    """(pt, eta, phi) of up to 200 leading constituents per jet, zero padded, and their count."""
+    import awkward as ak
+
+    counts = ak.to_numpy(ak.num(constituents))
+    pt, eta, phi = four_vectors_to_ptetaphi(
+        *(ak.to_numpy(ak.flatten(constituents[k])) for k in ("E", "px", "py", "pz")))
+    jet = np.repeat(np.arange(counts.size), counts)
+    order = np.lexsort((-pt, jet))
+    rank = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    keep = rank < MAX_CONSTITUENTS
+    table = np.zeros((counts.size, MAX_CONSTITUENTS, 3), np.float32)
+    table[jet[keep], rank[keep]] = np.stack([pt, eta, phi], axis=-1)[order][keep]
+    return table, np.minimum(counts, MAX_CONSTITUENTS).astype(np.int32)
+
+
+def _quiet_fastjet() -> None:
+    """Keep FastJet's banner out of logs and notebooks (FastJet is cited in the book)."""
+    from fastjet import _swig
+
+    _swig.ClusterSequence.set_fastjet_banner_stream(None)
+
+
+def run_shard(settings: GenerationSettings, index: int) -> tuple[dict[str, np.ndarray], dict]:
+    """Generate one shard; returns its jets and statistics.
+
+    ``pythia_s`` is the time spent inside Pythia (initialization and event generation),
+    ``processing_s`` ours (detector, clustering, selection, matching, images); ``accepted``
+    counts every accepted jet, ``jets`` those kept (the first ``shard_jets``).
+    """
+    seed = settings.shard_seed(index)
+    n_wanted = settings.shard_jets(index)
+    _quiet_fastjet()
+    start = time.perf_counter()
+    pythia = make_pythia(settings, seed)
+    stats = {"events": 0, "jets": 0, "accepted": 0,
+             "pythia_s": time.perf_counter() - start, "processing_s": 0.0}
+    rng = np.random.default_rng(seed)
+    charges = {0: 0.0}
+
+    def charge(pid: np.ndarray) -> np.ndarray:
+        """Electric charges, looked up in Pythia's particle table once per species."""
+        species, inverse = np.unique(pid, return_inverse=True)
+        for p in species.tolist():
+            if p not in charges:
+                charges[p] = pythia.particleData.charge(p)
+        return np.array([charges[p] for p in species.tolist()])[inverse]
+
+    parts: list[dict[str, np.ndarray]] = []
+    while stats["accepted"] < n_wanted:
+        t0 = time.perf_counter()
+        events = pythia.nextBatch(settings.batch_events)
+        t1 = time.perf_counter()
+        jets = process_batch(events, settings, rng, charge)
+        stats["pythia_s"] += t1 - t0
+        stats["processing_s"] += time.perf_counter() - t1
+        stats["events"] += len(events)
+        stats["accepted"] += len(jets["images"])
+        parts.append(jets)
+        if stats["events"] >= 100 * settings.batch_events and stats["accepted"] == 0:
+            raise RuntimeError(f"no jet accepted in {stats['events']} {settings.process} events")
+    out = {name: np.concatenate([p[name] for p in parts])[:n_wanted] for name in JET_FIELDS}
+    stats["jets"] = n_wanted
+    return out, stats
+
+
+def _shard_path(folder: Path, index: int) -> Path:
+    return folder / f"shard_{index:05d}.h5"
+
+
+def _complete(path: Path, n_wanted: int) -> bool:
+    try:
+        return path.exists() and datasets.n_jets(path) == n_wanted
+    except datasets.DataError:
+        return False
+
+
+def _run_pending(settings: GenerationSettings, pending: list[int], workers: int,
+                 scheduler: str | None) -> Iterable[tuple[int, dict, dict]]:
+    """Yield (index, jets, stats) as shards finish, locally or on a dask cluster."""
+    if scheduler:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = {client.submit(run_shard, settings, i, pure=False): i for i in pending}
+            for future in dask_completed(futures):
+                yield (futures[future], *future.result())
+        return
+    if workers <= 1:
+        for i in pending:
+            yield (i, *run_shard(settings, i))
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_shard, settings, i): i for i in pending}
+        for future in as_completed(futures):
+            yield (futures[future], *future.result())
+
+
+def generate(settings: GenerationSettings, out: Path, workers: int = 2,
+             scheduler: str | None = None, progress: bool = True) -> dict:
+    """Make (or finish) the sample ``out``; returns the summed shard statistics.
+
+    Shards live in ``<out>.shards/`` until the merged file has been written; a shard
+    folder made with other settings is discarded.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    folder = out.with_name(out.name + ".shards")
+    manifest = folder / "settings.json"
+    if folder.exists() and (not manifest.exists()
+                            or json.loads(manifest.read_text()).get("digest") != settings.digest()):
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps({"digest": settings.digest(), **asdict(settings)}))
+
+    pending = [i for i in range(settings.n_shards)
+               if not _complete(_shard_path(folder, i), settings.shard_jets(i))]
+    done = settings.n_jets - sum(settings.shard_jets(i) for i in pending)
+    totals = {"events": 0, "jets": 0, "accepted": 0, "pythia_s": 0.0, "processing_s": 0.0}
+    bar = tqdm(total=settings.n_jets, initial=done, unit="jet", disable=not progress,
+               desc=f"{settings.process} jets", smoothing=0.1)
+    for index, jets, stats in _run_pending(settings, pending, workers, scheduler):
+        datasets.write_jets(_shard_path(folder, index), jets, {"shard": index, **stats})
+        for key in totals:
+            totals[key] += stats[key]
+        bar.update(stats["jets"])
+    bar.close()
+
+    shard_attrs = [datasets.read_attrs(_shard_path(folder, i)) for i in range(settings.n_shards)]
+    events = sum(int(a["events"]) for a in shard_attrs)
+    attrs = {
+        "process": settings.process,
+        "events": events,
+        "acceptance": sum(int(a["accepted"]) for a in shard_attrs) / events,
+        "generator": "Pythia 8.317 + FastJet 3.5 (anti-kT R=0.8)",
+        "seeds": [settings.shard_seed(i) for i in range(settings.n_shards)],
+        "settings": asdict(settings),
+        "settings_hash": settings.digest(),
+    }
+    with datasets.open_writer(out, settings.n_jets, JET_FIELDS, attrs) as writer:
+        for index in range(settings.n_shards):
+            writer.write(index * settings.shard_size,
+                         datasets.read_jets(_shard_path(folder, index), JET_FIELDS))
+    shutil.rmtree(folder)
+    return totals
+
+
+def profile_settings(profile: Profile, process: str) -> GenerationSettings:
+    """Generation settings of one process in a profile."""
+    return GenerationSettings(process=check_process(process), n_jets=profile.n_jets[process],
+                              seed=profile.seed, shard_size=profile.shard_size,
+                              detector=profile.detector)
+
+
+def ensure_sample(profile: Profile, process: str, progress: bool = True) -> Path:
+    """Path of a profile's sample, generated first if missing or made with other settings."""
+    settings = profile_settings(profile, process)
+    path = sample_path(profile, process)
+    if path.exists():
+        try:
+            if datasets.read_attrs(path).get("settings_hash") == settings.digest():
+                return path
+        except datasets.DataError:
+            pass
+    generate(settings, path, workers=profile.workers, progress=progress)
+    return path
+

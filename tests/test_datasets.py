@@ -1,0 +1,123 @@
+"""HDF5 round trip, validation of bad input, splits and the reference-format converter."""
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from src.datasets import (
+    FIELDS,
+    DataError,
+    convert_toptag,
+    load_split,
+    read_attrs,
+    read_images,
+    read_jets,
+    split_indices,
+    write_jets,
+)
+
+
+def _arrays(generated):
+    return generated["top"]
+
+
+def test_round_trip_keeps_every_field(tmp_path, generated):
+    arrays = _arrays(generated)
+    path = write_jets(tmp_path / "top.h5", arrays, {"process": "top", "settings": {"a": 1}})
+    back = read_jets(path)
+    assert set(back) == set(FIELDS)
+    for name, values in arrays.items():
+        np.testing.assert_array_equal(back[name], values)
+        assert back[name].dtype == FIELDS[name][0]
+    attrs = read_attrs(path)
+    assert attrs["schema_version"] == 1 and attrs["settings"] == {"a": 1}
+    assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed away
+
+
+def _write_images(path, images):
+    with h5py.File(path, "w") as h5:
+        h5["images"] = images
+
+
+@pytest.mark.parametrize(
+    "images, message",
+    [
+        (np.ones((3, 32, 32), np.float32), r"shape \(3, 32, 32\), expected \(N, 40, 40\)"),
+        (np.zeros((0, 40, 40), np.float32), "empty sample"),
+        (np.where(np.eye(40)[None] > 0, np.nan, 1.0).astype(np.float32), "NaN"),
+        (-np.ones((2, 40, 40), np.float32), "negative pixels"),
+    ],
+)
+def test_bad_images_are_rejected_with_one_line(tmp_path, images, message):
+    path = tmp_path / "bad.h5"
+    _write_images(path, images)
+    with pytest.raises(DataError, match=message) as info:
+        read_images(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_truncated_and_imageless_files(tmp_path, generated):
+    with pytest.raises(DataError, match="file not found"):
+        read_images(tmp_path / "nope.h5")
+    path = write_jets(tmp_path / "ok.h5", _arrays(generated), {})
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        read_images(truncated)
+    with h5py.File(tmp_path / "noimg.h5", "w") as h5:
+        h5["labels"] = np.zeros(3)
+    with pytest.raises(DataError, match="no 'images' dataset"):
+        read_images(tmp_path / "noimg.h5")
+
+
+def test_split_is_seeded_disjoint_and_75_25():
+    a, b = split_indices(1000, seed=3), split_indices(1000, seed=3)
+    np.testing.assert_array_equal(a.test, b.test)
+    assert len(a.test) == 250 and len(a.train) + len(a.val) == 750
+    assert len(np.intersect1d(a.train, a.test)) == 0 and len(np.intersect1d(a.val, a.test)) == 0
+    assert len(np.union1d(np.union1d(a.train, a.val), a.test)) == 1000
+    assert not np.array_equal(split_indices(1000, seed=4).test, a.test)
+
+
+def test_load_split_normalizes(tmp_path, generated):
+    path = write_jets(tmp_path / "qcd.h5", generated["qcd"], {})
+    part = load_split(path, seed=1, part="test", fields=("images", "jet_mass"))
+    np.testing.assert_allclose(part["images"].sum((1, 2)), 1.0, rtol=1e-5)
+    assert len(part["jet_mass"]) == len(part["images"]) == 75
+
+
+def _reference_frame(arrays):
+    """Write generated constituents in the public dataset's pandas layout (massless)."""
+    pt, eta, phi = (arrays["constituents"][..., k].astype(np.float64) for k in range(3))
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = np.sqrt(px**2 + py**2 + pz**2)
+    columns = {}
+    for i in range(pt.shape[1]):
+        for name, values in (("E", e), ("PX", px), ("PY", py), ("PZ", pz)):
+            columns[f"{name}_{i}"] = values[:, i]
+    for name in ("truthE", "truthPX", "truthPY", "truthPZ", "ttv"):
+        columns[name] = np.zeros(len(pt))
+    columns["is_signal_new"] = arrays["labels"].astype(np.int64)
+    return pd.DataFrame(columns)
+
+
+def test_converter_reproduces_generator_images(tmp_path, generated):
+    arrays = {k: np.concatenate([generated["qcd"][k], generated["top"][k]]) for k in FIELDS}
+    source = tmp_path / "reference.h5"
+    _reference_frame(arrays).to_hdf(source, key="table", mode="w")
+    out = convert_toptag(source, tmp_path / "converted.h5", chunk=128)
+    back = read_jets(out)
+    np.testing.assert_allclose(back["images"], arrays["images"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(back["labels"], arrays["labels"])
+    np.testing.assert_array_equal(back["n_constituents"], arrays["n_constituents"])
+    np.testing.assert_allclose(back["constituents"], arrays["constituents"], rtol=1e-5, atol=1e-5)
+
+
+def test_converter_rejects_wrong_format(tmp_path):
+    path = tmp_path / "wrong.h5"
+    pd.DataFrame({"x": [1.0]}).to_hdf(path, key="table", mode="w")
+    with pytest.raises(DataError, match="missing columns"):
+        convert_toptag(path, tmp_path / "out.h5")
+    with pytest.raises(DataError, match="file not found"):
+        convert_toptag(tmp_path / "absent.h5", tmp_path / "out.h5")

@@ -1,0 +1,38 @@
+"""Smoke regeneration: every chapter runs headless with the smoke profile and the book builds.
+
+Run by `make test` after the unit tests (`pytest -m smoke`).
+"""
+
+import json
+
+import pytest
+
+from src.book import build, chapters
+from src.config import BUILD_DIR
+
+pytestmark = pytest.mark.smoke
+
+
+def _glued(notebook) -> dict:
+    """Values a notebook recorded with myst_nb.glue, by name."""
+    values = {}
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                values[record["name"]] = output["data"][record["mime_prefix"] + "text/plain"]
+    return values
+
+
+def test_every_chapter_regenerates_and_the_book_builds():
+    index = build("smoke")
+    assert index.exists() and index.stat().st_size > 0
+    for name in chapters():
+        notebook = json.loads((BUILD_DIR / "smoke" / "book" / f"{name}.ipynb").read_text())
+        errors = [o for c in notebook["cells"] for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors, name
+        assert (BUILD_DIR / "smoke" / "_build" / "html" / "book" / f"{name}.html").exists()
+    data = _glued(json.loads((BUILD_DIR / "smoke" / "book" / "01_data.ipynb").read_text()))
+    assert 0.5 < float(data["mass_auc_top"]) <= 1.0
+    assert 150 <= float(data["top_mass_peak"]) <= 200
