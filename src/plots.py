@@ -52,7 +52,7 @@ def jet_image(image: np.ndarray, ax=None, title: str | None = None, log: bool = 
     if title:
         ax.set_title(title, fontsize=9)
     bar = ax.figure.colorbar(artist, ax=ax, fraction=0.046, pad=0.03)
-    bar.set_label(f"pixel $p_T$ [{unit}]" if unit else "pixel intensity")
+    bar.set_label(f"pixel $p_T$ [{unit}]" if unit else "pixel $p_T$ / jet $p_T$")
     return artist, bar
 
 
