@@ -40,6 +40,8 @@ PYTHIA_PROCESSES: dict[str, list[str]] = {
 }
 #: Resonance whose hadronic decay a signal jet must contain: (PDG id, number of partons).
 RESONANCES: dict[str, tuple[int, int]] = {"top": (6, 3), "w": (24, 2)}
+#: Bumped whenever a code change alters the generated jets, so cached samples are remade.
+GENERATOR_VERSION = 2
 JET_FIELDS = ("images", "constituents", "jet_pt", "jet_eta", "jet_phi", "jet_mass",
               "n_constituents", "labels")
 
@@ -61,6 +63,7 @@ class GenerationSettings:
     jet_eta_max: float = 2.0
     radius: float = 0.8
     batch_events: int = 500
+    version: int = GENERATOR_VERSION
 
     def __post_init__(self):
         check_process(self.process)
@@ -126,35 +129,63 @@ def _delta_r(eta1, phi1, eta2, phi2) -> np.ndarray:
     return np.hypot(eta1 - eta2, dphi)
 
 
-def truth_matched(flat: dict, jet_eta: np.ndarray, jet_phi: np.ndarray, resonance: int,
-                  n_partons: int, radius: float) -> np.ndarray:
-    """Per event, whether its jet (axis ``jet_eta``, ``jet_phi``) contains a resonance and all
-    of its decay partons within ``radius``.
+def _decays(flat: dict, resonance: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """For each charge sign, masks of the resonance's last copy and of its decay partons.
 
     Decay partons are the first quark copies (|status| 23) whose mother is the resonance or
     its W; they are grouped by the sign of their mother's id (t and W+ give +1). The
     resonance direction is that of its last copy before the decay.
     """
     pid, status = flat["id"], np.abs(flat["status"])
-    mother = flat["offset"][flat["event"]] + flat["mother1"]
-    mother_id = pid[mother]
+    row = flat["offset"][flat["event"]]
+    mother_id = pid[row + flat["mother1"]]
     parton = (np.abs(pid) <= 5) & (status == 23) & np.isin(np.abs(mother_id), (resonance, 24))
-    daughter = np.clip(flat["offset"][flat["event"]] + flat["daughter1"], 0, len(pid) - 1)
+    daughter = np.clip(row + flat["daughter1"], 0, len(pid) - 1)
     last_copy = (np.abs(pid) == resonance) & (pid[daughter] != pid)
-    n_jets = flat["offset"].size
-    matched = np.zeros(n_jets, dtype=bool)
-    for sign in (1, -1):
-        complete = np.ones(n_jets, dtype=bool)
-        for mask, need in ((parton & (np.sign(mother_id) == sign), n_partons),
-                           (last_copy & (np.sign(pid) == sign), 1)):
-            jet = flat["event"][mask]
-            _, eta, phi = four_vectors_to_ptetaphi(*(flat[k][mask] for k in ("e", "px", "py", "pz")))
-            inside = _delta_r(eta, phi, jet_eta[jet], jet_phi[jet]) < radius
-            total = np.bincount(jet, minlength=n_jets)
-            within = np.bincount(jet, weights=inside, minlength=n_jets)
-            complete &= (total == need) & (within == need)
-        matched |= complete
+    return {sign: (last_copy & (np.sign(pid) == sign), parton & (np.sign(mother_id) == sign))
+            for sign in (1, -1)}
+
+
+def _direction(flat: dict, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event index, eta and phi of the record entries in ``mask``."""
+    _, eta, phi = four_vectors_to_ptetaphi(*(flat[k][mask] for k in ("e", "px", "py", "pz")))
+    return flat["event"][mask], eta, phi
+
+
+def _all_within(flat: dict, mask: np.ndarray, axis_eta: np.ndarray, axis_phi: np.ndarray,
+                need: int, radius: float) -> np.ndarray:
+    """Per event: exactly ``need`` entries of ``mask``, all within ``radius`` of the axis."""
+    n_events = flat["offset"].size
+    event, eta, phi = _direction(flat, mask)
+    inside = _delta_r(eta, phi, axis_eta[event], axis_phi[event]) < radius
+    total = np.bincount(event, minlength=n_events)
+    return (total == need) & (np.bincount(event, weights=inside, minlength=n_events) == need)
+
+
+def truth_matched(flat: dict, jet_eta: np.ndarray, jet_phi: np.ndarray, resonance: int,
+                  n_partons: int, radius: float) -> np.ndarray:
+    """Per event, whether its jet (axis ``jet_eta``, ``jet_phi``) contains a resonance and all
+    of its decay partons within ``radius``."""
+    matched = np.zeros(flat["offset"].size, dtype=bool)
+    for copy, partons in _decays(flat, resonance).values():
+        matched |= (_all_within(flat, copy, jet_eta, jet_phi, 1, radius)
+                    & _all_within(flat, partons, jet_eta, jet_phi, n_partons, radius))
     return matched
+
+
+def could_match(flat: dict, resonance: int, n_partons: int, radius: float) -> np.ndarray:
+    """Per event, a necessary condition for :func:`truth_matched`: some resonance has all its
+    decay partons within 2R of itself (both lie within R of the jet axis). Events failing
+    it skip the detector and the clustering, so no jet that could be matched is lost."""
+    possible = np.zeros(flat["offset"].size, dtype=bool)
+    for copy, partons in _decays(flat, resonance).values():
+        axis_eta = np.zeros(flat["offset"].size)
+        axis_phi = np.zeros(flat["offset"].size)
+        event, eta, phi = _direction(flat, copy)
+        axis_eta[event], axis_phi[event] = eta, phi
+        possible |= (np.bincount(event, minlength=axis_eta.size) == 1) & _all_within(
+            flat, partons, axis_eta, axis_phi, n_partons, 2 * radius)
+    return possible
 
 
 def process_batch(events, settings: GenerationSettings, rng: np.random.Generator,
@@ -165,6 +196,9 @@ def process_batch(events, settings: GenerationSettings, rng: np.random.Generator
 
     flat = _flat(events)
     final = flat["status"] > 0
+    if settings.process in RESONANCES:
+        resonance, n_partons = RESONANCES[settings.process]
+        final &= could_match(flat, resonance, n_partons, settings.radius)[flat["event"]]
     particles = Particles(flat["event"][final], flat["px"][final], flat["py"][final],
                           flat["pz"][final], flat["e"][final], flat["id"][final],
                           charge(flat["id"][final]))
@@ -186,9 +220,7 @@ def process_batch(events, settings: GenerationSettings, rng: np.random.Generator
     keep = (has_jet & (pt > settings.jet_pt_min) & (pt < settings.jet_pt_max)
             & (np.abs(eta) < settings.jet_eta_max))
     if settings.process in RESONANCES:
-        resonance, n_partons = RESONANCES[settings.process]
-        matched = truth_matched(flat, eta, phi, resonance, n_partons, settings.radius)
-        keep &= matched
+        keep &= truth_matched(flat, eta, phi, resonance, n_partons, settings.radius)
     selected = np.flatnonzero(keep)
     if selected.size == 0:
         return {name: np.zeros((0, *datasets.FIELDS[name][1]), datasets.FIELDS[name][0])
