@@ -65,9 +65,14 @@ def execute_notebook(name: str, profile: str, out_dir: Path) -> Path:
             str(staged), str(running), parameters={"profile": profile}, kernel_name="python3",
             cwd=str(ROOT), progress_bar=False, log_output=False,
         )
-    except Exception:
+    except Exception as exc:
+        failed = out_dir / f"{name}.failed.ipynb"
         if running.exists():  # keep the partly executed notebook for inspection
-            os.replace(running, out_dir / f"{name}.failed.ipynb")
+            os.replace(running, failed)
+        if isinstance(exc, papermill.PapermillExecutionError):
+            raise RuntimeError(f"{source}: cell {exc.exec_count} raised {exc.ename}: "
+                               f"{str(exc.evalue).splitlines()[0] if exc.evalue else ''} "
+                               f"(executed part kept in {failed})") from exc
         raise
     finally:
         staged.unlink(missing_ok=True)

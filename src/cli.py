@@ -1,4 +1,4 @@
-"""Command line: ``python -m src {generate,data,convert-toptag,score,book,bench}``.
+"""Command line: ``python -m src {generate,data,convert-toptag,train,score,book,bench}``.
 
 Errors are printed as one line on standard error with exit status 2.
 """
@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     conv = sub.add_parser("convert-toptag", help="convert the Top Tagging reference format")
     conv.add_argument("source", type=Path)
     conv.add_argument("--out", type=Path, required=True)
+
+    train = sub.add_parser("train", help="train (or load, when cached) models of a profile")
+    train.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
+    train.add_argument("--model", nargs="+", default=["jointvae"],
+                       help="names of models to train (jointvae, ae, vae, classifier, "
+                            "jointvae_top)")
 
     score = sub.add_parser("score", help="anomaly scores of every image in a file, as CSV")
     score.add_argument("--model", type=Path, required=True, help="saved model folder")
@@ -76,6 +82,22 @@ def _convert(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {n_jets(args.out)} jets")
 
 
+def _train(args: argparse.Namespace) -> None:
+    from .config import models_dir
+    from .experiments import RECIPES, trained
+    from .model import read_record
+
+    profile = get_profile(args.profile)
+    unknown = sorted(set(args.model) - set(RECIPES))
+    if unknown:
+        raise ValueError(f"unknown model {unknown[0]!r}; known: {', '.join(RECIPES)}")
+    for name in args.model:
+        print(f"[train] {name}: {RECIPES[name].description}", flush=True)
+        trained(profile, name, verbose=2)
+        seconds = read_record(models_dir(profile) / name).get("train_seconds")
+        print(f"[train] {name}: {models_dir(profile) / name} (trained in {seconds} s)", flush=True)
+
+
 def _score(args: argparse.Namespace) -> None:
     from .datasets import atomic_path, read_images
     from .model import load
@@ -103,7 +125,8 @@ def _bench(args: argparse.Namespace) -> None:
     run(args.out, n_jets=args.jets)
 
 
-COMMANDS = {"generate": _generate, "data": _data, "convert-toptag": _convert, "score": _score,
+COMMANDS = {"generate": _generate, "data": _data, "convert-toptag": _convert, "train": _train,
+            "score": _score,
             "book": _book, "bench": _bench}
 
 

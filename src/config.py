@@ -69,6 +69,9 @@ PROFILES: dict[str, Profile] = {
         n_jets={"qcd": 40000, "top": 40000, "w": 10000},
         shard_size=2000,
         epochs=8,
+        # The paper's encoder with a slimmer decoder (same topology): trains ~7x faster on a
+        # 2-core CPU; the encoder that the anomaly scores and the FPGA study use is unchanged.
+        model={"decoder_base": 64, "decoder_filters": (16, 32, 16, 8)},
     ),
     "paper": Profile(
         name="paper",

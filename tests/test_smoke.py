@@ -33,6 +33,18 @@ def test_every_chapter_regenerates_and_the_book_builds():
                   if o.get("output_type") == "error"]
         assert not errors, name
         assert (BUILD_DIR / "smoke" / "_build" / "html" / "book" / f"{name}.html").exists()
-    data = _glued(json.loads((BUILD_DIR / "smoke" / "book" / "01_data.ipynb").read_text()))
+    glued = {name: _glued(json.loads((BUILD_DIR / "smoke" / "book" / f"{name}.ipynb")
+                                     .read_text())) for name in chapters()}
+    data = glued["01_data"]
     assert 0.5 < float(data["mass_auc_top"]) <= 1.0
     assert 150 <= float(data["top_mass_peak"]) <= 200
+    training = glued["02_training"]
+    assert int(training["epochs_run"]) == 2 and float(training["train_minutes"]) > 0
+    assert int(training["n_train"]) > 0 and 0 < float(training["recon_spread"])
+    latent = glued["03_latent_space"]
+    assert 0 <= float(latent["probe_cont"]) <= 1 and -1 <= float(latent["corr_mass"]) <= 1
+    scores = glued["04_anomaly_scores"]
+    for key in ("auc_kl_total", "best_latent_auc", "cnn_auc", "w_auc_kl_total",
+                "inv_auc_kl_total"):
+        assert 0 <= float(scores[key]) <= 1, key
+    assert float(scores["best_latent_auc"]) >= float(scores["auc_kl_total"])

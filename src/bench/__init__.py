@@ -12,17 +12,25 @@ from ..datasets import atomic_path
 
 def run(out_dir: Path, n_jets: int = 2000) -> dict:
     """Run every benchmark, write ``results.json`` and ``results.md`` into ``out_dir``."""
+    from ..config import PROFILES
+    from ..model import ModelSpec
     from .generation import generation_rate
+    from .training import training_throughput
 
     report: dict = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpus": _cpus()},
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "generation": [],
+        "training": [],
     }
     for process in ("qcd", "top"):
         print(f"[bench] generation: {n_jets} {process} jets in one process ...", flush=True)
         report["generation"].append(generation_rate(process, n_jets))
+    for name, n_images in (("default", 1024), ("paper", 256)):
+        print(f"[bench] training: {name} JointVAE, {n_images} images ...", flush=True)
+        row = training_throughput(ModelSpec(**PROFILES[name].model), n_images=n_images)
+        report["training"].append({"model": name, **row})
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "results.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2))
@@ -49,4 +57,12 @@ def markdown(report: dict) -> str:
         lines.append(f"| {row['process']} | {row['jets']} | {row['events']} | "
                      f"{row['acceptance']:.2f} | {row['jets_per_s']:.0f} | "
                      f"{100 * row['pythia_share']:.1f}% | {100 * (1 - row['pythia_share']):.1f}% |")
+    lines += ["", "## JointVAE training (forward, backward and AdamW update, batch 128)", "",
+              "| model | parameters | forward MACs / image | images/s | achieved GFLOP/s | "
+              "matmul GFLOP/s | achieved / attainable |", "|---|---|---|---|---|---|---|"]
+    for row in report.get("training", []):
+        params = sum(row["parameters"].values())
+        lines.append(f"| {row['model']} | {params:,} | {row['forward_macs'] / 1e6:.1f} M | "
+                     f"{row['images_per_s']:.0f} | {row['achieved_gflops']:.1f} | "
+                     f"{row['attainable_gflops']:.1f} | {100 * row['ratio']:.1f}% |")
     return "\n".join(lines) + "\n"

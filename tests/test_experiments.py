@@ -1,0 +1,77 @@
+"""Named models of a profile: specs, labels, training on demand and the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from src import experiments
+from src.bench.training import random_images
+from src.cli import main
+from src.config import Profile
+from src.model import ModelSpec, read_record
+
+TINY = {"filters": (4, 8), "depths": (1, 0), "groups": 2, "latent_dim": 4, "n_categories": 3,
+        "decoder_size": 10, "decoder_base": 8, "decoder_filters": (4, 4),
+        "decoder_depths": (1, 0), "decoder_groups": 2}
+PROFILE = Profile(name="tiny", seed=3, n_jets={"qcd": 40, "top": 30}, shard_size=10,
+                  epochs=1, batch_size=16, model=TINY)
+SIZES = {("qcd", "train"): 24, ("qcd", "val"): 8, ("top", "train"): 20, ("top", "val"): 6}
+
+
+@pytest.fixture
+def fake_data(monkeypatch, tmp_path):
+    """Random unit-sum images in place of generated samples; models in a temporary folder."""
+    calls: list[tuple[str, str]] = []
+
+    def split_images(profile, process, part):
+        calls.append((process, part))
+        seed = 10 * list(SIZES).index((process, part))
+        return random_images(SIZES[process, part], seed=seed)
+
+    monkeypatch.setattr(experiments, "split_images", split_images)
+    monkeypatch.setattr(experiments, "models_dir", lambda profile: tmp_path / profile.name)
+    return calls
+
+
+def test_specs_share_the_profile_architecture_and_differ_in_kind():
+    specs = {name: experiments.model_spec(PROFILE, name) for name in experiments.RECIPES}
+    assert {s.kind for s in specs.values()} == {"jointvae", "ae", "vae", "classifier"}
+    assert specs["jointvae_top"] == specs["jointvae"]
+    for spec in specs.values():
+        assert spec.filters == (4, 8) and spec.decoder_base == 8
+
+
+def test_unknown_model_is_one_clear_error(capsys):
+    with pytest.raises(ValueError, match="unknown model 'gan'"):
+        experiments.trained(PROFILE, "gan")
+    assert main(["train", "--profile", "smoke", "--model", "gan"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: unknown model 'gan'")
+
+
+def test_labels_are_zero_for_qcd_and_one_for_top(fake_data):
+    images, labels = experiments.labelled(PROFILE, "train")
+    assert images.shape == (44, 40, 40)
+    np.testing.assert_array_equal(labels, [0] * 24 + [1] * 20)
+
+
+def test_a_model_is_trained_once_and_then_loaded(fake_data, tmp_path):
+    first = experiments.trained(PROFILE, "jointvae_top")
+    assert ("top", "train") in fake_data and ("qcd", "train") not in fake_data
+    record = read_record(tmp_path / "tiny" / "jointvae_top")
+    assert record["n_train"] == 20 and record["train_seconds"] > 0
+    spec = experiments.model_spec(PROFILE, "jointvae_top")
+    assert ModelSpec.from_dict(record["model"]) == spec
+    mtime = (tmp_path / "tiny" / "jointvae_top" / "weights.h5").stat().st_mtime_ns
+    again = experiments.trained(PROFILE, "jointvae_top")
+    assert (tmp_path / "tiny" / "jointvae_top" / "weights.h5").stat().st_mtime_ns == mtime
+    x = random_images(4, seed=99)
+    np.testing.assert_array_equal(first.encode(x)["mu"], again.encode(x)["mu"])
+
+
+def test_the_classifier_learns_from_both_samples(fake_data, tmp_path):
+    model = experiments.trained(PROFILE, "classifier")
+    assert {("qcd", "train"), ("top", "train"), ("qcd", "val"), ("top", "val")} <= set(fake_data)
+    assert read_record(tmp_path / "tiny" / "classifier")["n_train"] == 44
+    proba = model.predict_proba(random_images(5, seed=1))
+    assert proba.shape == (5,) and np.all((proba >= 0) & (proba <= 1))

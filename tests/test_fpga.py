@@ -1,0 +1,137 @@
+"""hls4ml conversion, parallel C++ emulation and comparison (src.fpga)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from src.backend import keras  # sets up TensorFlow for QKeras and hls4ml: import it first
+
+# isort: split
+from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+
+from src import fpga
+
+HEADS = (("z_categorical", 5), ("z_mean", 3), ("z_var", 2))
+
+
+def _qkeras_model(seed: int = 0) -> keras.Model:
+    """QConv2D -> QActivation -> Flatten -> three QDense heads, as the quantized encoder ends."""
+    keras.utils.set_random_seed(seed)
+    q = quantized_bits(16, 6, alpha=1)
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = QConv2D(4, 3, strides=2, padding="same", kernel_quantizer=q, bias_quantizer=q, name="qconv")(inputs)
+    x = QActivation(quantized_relu(16, 6), name="qact")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    heads = [QDense(n, kernel_quantizer=q, bias_quantizer=q, name=name)(x) for name, n in HEADS]
+    return keras.Model(inputs, heads)
+
+
+def _truncate(x: np.ndarray, frac_bits: int) -> np.ndarray:
+    """What hls4ml does to an input: truncation to ``frac_bits`` fractional bits."""
+    return (np.floor(x * 2.0**frac_bits) / 2.0**frac_bits).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    model = _qkeras_model()
+    out = tmp_path_factory.mktemp("qkeras") / "prj"
+    hls_model = fpga.convert(model, out)
+    images = np.random.default_rng(1).uniform(0, 1, (300, 8, 8, 1)).astype(np.float32)
+    return model, hls_model, out, images
+
+
+def _assert_matches(y_hls, y_keras, n: int) -> None:
+    """Bit-accurate up to the float32 rounding of the Keras reference: hls4ml accumulates the
+    convolution and the dense heads exactly (inferred wide types), weights use the QKeras
+    quantizers' grids and the activation rounds like quantized_relu (AP_RND_CONV, AP_SAT)."""
+    assert [y.shape for y in y_hls] == [y.shape for y in y_keras] == [(n, k) for _, k in HEADS]
+    for yh, yk in zip(y_hls, y_keras, strict=True):
+        np.testing.assert_allclose(yh, yk, rtol=0, atol=1e-5)
+
+
+def test_qkeras_model_matches(converted):
+    model, hls_model, _, images = converted
+    on_grid = _truncate(images, 10)  # the default input type ap_fixed<16,6>
+    y_hls = fpga.emulate(hls_model, images, n_workers=1, progress=False)
+    _assert_matches(y_hls, model.predict(on_grid, verbose=0), len(images))
+    stats = fpga.compare(model.predict(images, verbose=0), y_hls)
+    assert stats["correlation"] > 0.999 and stats["n_values"] == 300 * 10
+    assert stats["max_abs_diff"] > 0  # unquantized images lose their bits below 2^-10
+
+
+def test_input_precision(tmp_path):
+    model = _qkeras_model()
+    images = np.random.default_rng(2).uniform(0, 1, (100, 8, 8, 1)).astype(np.float32)
+    hls_model = fpga.convert(model, tmp_path / "prj", input_precision="ap_ufixed<16,0>")
+    y_hls = fpga.emulate(hls_model, images, n_workers=1, progress=False)
+    _assert_matches(y_hls, model.predict(_truncate(images, 16), verbose=0), len(images))
+    # a written project without its library is compiled again from disk
+    for lib in (tmp_path / "prj" / "firmware").glob("*.so"):
+        lib.unlink()
+    again = fpga.emulate(tmp_path / "prj", images[:10], n_workers=1, progress=False)
+    for a, b in zip(again, y_hls, strict=True):
+        np.testing.assert_array_equal(a, b[:10])
+
+
+def test_two_workers_give_the_single_worker_outputs(converted):
+    _, hls_model, out, images = converted
+    one = fpga.emulate(hls_model, images, n_workers=1, batch_size=64, progress=False)
+    two = fpga.emulate(out, images, n_workers=2, batch_size=64, progress=False)
+    assert len(one) == len(two) == len(HEADS)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_emulate_rejects_wrong_input_size(converted):
+    _, hls_model, _, _ = converted
+    with pytest.raises(ValueError, match="do not split"):
+        fpga.emulate(hls_model, np.zeros((3, 7, 7, 1)), progress=False)
+
+
+def test_compare_on_hand_values():
+    a = np.array([[0.0, 1.0], [2.0, 3.0]])
+    b = a + np.array([[0.0, 0.5], [-0.25, 0.0]])
+    stats = fpga.compare([a, a[:, :1]], [b, b[:, :1]])
+    assert stats["max_abs_diff"] == 0.5
+    assert stats["mean_abs_diff"] == pytest.approx((0.5 + 0.25 + 0.25) / 6)
+    assert stats["n_values"] == 6
+    assert stats["correlation"] == pytest.approx(np.corrcoef(
+        [0, 1, 0, 2, 3, 2], [0, 1.5, 0, 1.75, 3, 1.75])[0, 1])
+    with pytest.raises(ValueError, match="shapes differ"):
+        fpga.compare(a, b[:, :1])
+
+
+def test_ungroup_convolutions_keeps_the_function():
+    keras.utils.set_random_seed(2)
+    q = quantized_bits(16, 6, alpha=1)
+    inputs = keras.Input((6, 6, 4))
+    x = QConv2D(6, 3, padding="same", groups=2, kernel_quantizer=q, bias_quantizer=q, name="g1")(inputs)
+    x = keras.layers.Conv2D(4, 3, groups=2, name="g2")(x)
+    model = keras.Model(inputs, x)
+    plain = fpga.ungroup_convolutions(model)
+    assert [plain.get_layer(n).groups for n in ("g1", "g2")] == [1, 1]
+    assert plain.get_layer("g1").kernel.shape == (3, 3, 4, 6)
+    images = np.random.default_rng(0).normal(size=(4, 6, 6, 4)).astype(np.float32)
+    np.testing.assert_allclose(plain.predict(images, verbose=0), model.predict(images, verbose=0),
+                               atol=1e-5)
+    assert fpga.ungroup_convolutions(plain) is plain
+
+
+def test_result_precision_replaces_inferred_types(tmp_path):
+    fpga.convert(_qkeras_model(), tmp_path / "prj", result_precision="ap_fixed<18,8>")
+    defines = (tmp_path / "prj" / "firmware" / "defines.h").read_text()
+    assert "typedef ap_fixed<16,6> input_t;" in defines  # the input keeps default_precision
+    assert "typedef ap_fixed<18,8> layer2_t;" in defines  # the convolution's output
+    assert "typedef ap_ufixed<16,6,AP_RND_CONV,AP_SAT,0> layer4_t;" in defines  # quantized_relu(16,6)
+    assert defines.count("ap_fixed<18,8> layer") == 4  # conv and the three heads
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"io_type": "io_serial"}, "io_type"), ({"strategy": "Fast"}, "strategy"),
+     ({"reuse_factor": 0}, "reuse_factor"), ({"layer_config": {"nope": {}}}, "unknown layer")],
+)
+def test_convert_argument_errors(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        fpga.convert(_qkeras_model(), tmp_path / "prj", **kwargs)
