@@ -30,6 +30,7 @@ data: setup  ## generate the jet samples of PROFILE (default: default)
 
 book: setup  ## generate data, train, evaluate and build the HTML book (PROFILE=default)
 	$(PY) -m src data --profile $(PROFILE)
+	$(PY) -m src train --profile $(PROFILE)
 	$(PY) -m src book --profile $(PROFILE)
 
 html: setup  ## render the committed notebooks into HTML without executing them

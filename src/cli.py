@@ -36,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train (or load, when cached) models of a profile")
     train.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
-    train.add_argument("--model", nargs="+", default=["jointvae"],
-                       help="names of models to train (jointvae, ae, vae, classifier, "
+    train.add_argument("--model", nargs="+",
+                       help="models to train (default: all of jointvae, ae, vae, classifier, "
                             "jointvae_top)")
 
     score = sub.add_parser("score", help="anomaly scores of every image in a file, as CSV")
@@ -88,10 +88,11 @@ def _train(args: argparse.Namespace) -> None:
     from .model import read_record
 
     profile = get_profile(args.profile)
-    unknown = sorted(set(args.model) - set(RECIPES))
+    names = args.model or list(RECIPES)
+    unknown = sorted(set(names) - set(RECIPES))
     if unknown:
         raise ValueError(f"unknown model {unknown[0]!r}; known: {', '.join(RECIPES)}")
-    for name in args.model:
+    for name in names:
         print(f"[train] {name}: {RECIPES[name].description}", flush=True)
         trained(profile, name, verbose=2)
         seconds = read_record(models_dir(profile) / name).get("train_seconds")
