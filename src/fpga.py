@@ -18,6 +18,9 @@ compile, so that emulation workers started with ``spawn`` do not pay for them.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import importlib.metadata
+import json
 import multiprocessing
 import re
 from collections.abc import Sequence
@@ -35,11 +38,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "U250_PART", "convert", "ungroup_convolutions", "emulate", "compare", "EmulationLibrary",
-    "load_library",
+    "load_library", "ensure_project", "project_dir", "library_ready", "precision_table",
+    "STUDY_CSIM_SECONDS", "STUDY_CSIM_IMAGES",
 ]
 
 #: Xilinx part of the Alveo U250 card used in the study.
 U250_PART = "xcu250-figd2104-2L-e"
+#: The study's C-simulation of its HLS encoder: 31 h 53 min for about 50,000 test images.
+STUDY_CSIM_SECONDS = 31 * 3600 + 53 * 60
+STUDY_CSIM_IMAGES = 50_000
+#: File in a project folder recording what :func:`ensure_project` wrote it from.
+RECORD_FILE = "conversion.json"
 _IO_TYPES = ("io_parallel", "io_stream")
 _STRATEGIES = ("Latency", "Resource")
 
@@ -58,6 +67,7 @@ def convert(
     backend: str = "Vivado",
     project_name: str = "myproject",
     layer_config: dict[str, dict] | None = None,
+    write: bool = True,
 ) -> ModelGraph:
     """Convert a (Q)Keras model into an hls4ml project written under ``output_dir``.
 
@@ -73,7 +83,7 @@ def convert(
     hls4ml layer config (e.g. ``{"inorm": {"Precision": {"variance": "ap_ufixed<40,18>"},
     "TableSize": 2048}}``).
     Grouped convolutions are first rewritten by :func:`ungroup_convolutions` (hls4ml 1.3 ignores
-    ``groups``). Returns the hls4ml model, written but not compiled.
+    ``groups``). Returns the hls4ml model, written (unless ``write`` is false) but not compiled.
     """
     if io_type not in _IO_TYPES:
         raise ValueError(f"io_type must be one of {_IO_TYPES}, got {io_type!r}")
@@ -119,8 +129,82 @@ def convert(
         clock_period=clock_period,
         io_type=io_type,
     )
-    hls_model.write()
+    if write:
+        hls_model.write()
     return hls_model
+
+
+def project_dir(model_dir: str | Path, io_type: str = "io_parallel", strategy: str = "Latency",
+                reuse_factor: int = 1) -> Path:
+    """``<model_dir>/hls4ml_prj_<parallel|stream>_<strategy>_rf<R>``: one project per setting."""
+    name = f"hls4ml_prj_{io_type.removeprefix('io_')}_{strategy.lower()}_rf{reuse_factor}"
+    return Path(model_dir) / name
+
+
+def ensure_project(keras_model, output_dir: str | Path, **settings: Any) -> tuple[ModelGraph, bool]:
+    """:func:`convert` unless ``output_dir`` already holds the project of the same model.
+
+    "Same" means the same architecture, weights, ``settings`` (keyword arguments of
+    :func:`convert`), hls4ml version and instance-norm header, recorded as a digest in
+    ``RECORD_FILE``. Then the model is converted in memory only and the written project, with any
+    compiled library (minutes of g++ for a big model), is kept. Returns ``(hls_model, reused)``.
+    """
+    output_dir = Path(output_dir)
+    record = output_dir / RECORD_FILE
+    digest = _digest(keras_model, settings)
+    if (record.is_file() and (output_dir / "hls4ml_config.yml").is_file()
+            and json.loads(record.read_text()).get("digest") == digest):
+        return convert(keras_model, output_dir, write=False, **settings), True
+    record.unlink(missing_ok=True)
+    for stale in (output_dir / "firmware").glob("*.so"):
+        stale.unlink()
+    hls_model = convert(keras_model, output_dir, **settings)
+    record.write_text(json.dumps({"digest": digest, "settings": settings}, indent=1, default=str))
+    return hls_model, False
+
+
+def _digest(keras_model, settings: dict[str, Any]) -> str:
+    from .hls_instancenorm import HEADER
+
+    h = hashlib.sha256()
+    for part in (keras_model.to_json(), json.dumps(settings, sort_keys=True, default=str),
+                 importlib.metadata.version("hls4ml")):
+        h.update(part.encode())
+    h.update(HEADER.read_bytes())
+    for w in keras_model.get_weights():
+        h.update(str(w.shape).encode() + np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
+
+
+def precision_table(hls_model: ModelGraph):
+    """The C++ types of an hls4ml model, one row per layer: hls4ml class, output, weight, bias and
+    accumulator types (empty where a layer has none) and the reuse factor hls4ml set."""
+    import pandas as pd
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+
+    def cpp(precision) -> str:
+        if precision is None:
+            return ""
+        return APTypeConverter().convert(precision).definition_cpp()
+
+    rows = {}
+    for node in hls_model.get_layers():
+        weights = {k: getattr(node.weights.get(k), "type", None) for k in ("weight", "bias")}
+        accum = node.get_attr("accum_t")
+        rows[node.name] = {
+            "hls4ml layer": node.class_name,
+            "output": cpp(node.get_output_variable().type.precision),
+            "weight": cpp(getattr(weights["weight"], "precision", None)),
+            "bias": cpp(getattr(weights["bias"], "precision", None)),
+            "accumulator": cpp(getattr(accum, "precision", None)),
+            "reuse factor": node.get_attr("reuse_factor", ""),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("layer")
+
+
+def library_ready(project: str | Path) -> bool:
+    """Whether the project folder holds its compiled emulation library."""
+    return _library_file(Path(project)) is not None
 
 
 def ungroup_convolutions(keras_model):

@@ -48,6 +48,10 @@ Model, per layer (``R`` = reuse factor, ``w``/``a`` = weight/input bit widths):
   ``io_stream`` convolutions read the ``H_in * W_in`` input pixels one per ``R`` cycles. The
   initiation interval (II) is ``passes * R``. The model's latency is the sum over layers (no overlap
   of ``io_stream`` layers is assumed) and its II the largest layer II.
+- Pooling over ``p`` positions: ``p - 1`` comparators (max) or adders (average; the ``1/p`` is a
+  shift for a power-of-two ``p``) per output value handled at once, one LUT per bit each, a tree
+  of ``ceil(log2 p)`` levels plus an output register; ``io_stream`` reads the input one pixel per
+  cycle and buffers ``pool_h - 1`` input rows.
 
 Layers without arithmetic (input, flatten, reshape, dropout) get no row. Widths: QKeras
 quantizers give the weight and activation bits; other tensors get ``default_bits`` (hls4ml's model
@@ -63,8 +67,9 @@ sets them next to this estimate.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -76,6 +81,9 @@ __all__ = [
     "linear_scaling",
     "hls4ml_layer_table",
     "compare_with_hls4ml",
+    "scan",
+    "tune",
+    "study_table_3_5",
 ]
 
 #: Resources of the FPGAs of the study, as Vivado counts them (BRAM in 18 Kb halves).
@@ -100,8 +108,10 @@ MIN_BRAM_BITS, MIN_BRAM_WORDS = 1024, 32
 TABLE_SHAPE = (1024, 18)  # entries x bits: hls4ml activation tables, the default 1/sqrt table
 
 _PASS_THROUGH = {"InputLayer", "Flatten", "Reshape", "Dropout"}
-_KNOWN = _PASS_THROUGH | {"Conv2D", "QConv2D", "Dense", "QDense", "InstanceNormalization", "Activation",
-                          "QActivation", "ReLU", "LeakyReLU", "Softmax", "Add"}
+_POOLING = {"AveragePooling2D", "MaxPooling2D"}
+_KNOWN = _PASS_THROUGH | _POOLING | {"Conv2D", "QConv2D", "Dense", "QDense", "InstanceNormalization",
+                                     "Activation", "QActivation", "ReLU", "LeakyReLU", "Softmax",
+                                     "Add"}
 _PIECEWISE_LINEAR = {"linear", "relu", "relu6", "leaky_relu", "quantized_relu", "quantized_bits",
                      "ReLU", "LeakyReLU", "binary", "ternary"}
 
@@ -222,7 +232,7 @@ def estimate_model(
     part: str = "xcu250-figd2104-2L-e",
     clock_period: float = 5.0,
     default_bits: int = 16,
-    parallelization_factor: int | None = None,
+    parallelization_factor: int | Mapping[str, int | None] | None = None,
     dsp_threshold_bits: int = 10,
 ) -> pd.DataFrame:
     """Per-layer ESTIMATE of multiplications, DSP, LUT, FF, BRAM_18K, latency and II.
@@ -231,8 +241,8 @@ def estimate_model(
     else 1, for the others). ``precision_overrides`` maps a layer name to bit widths under
     ``"weight"``, ``"input"`` and ``"output"``. ``parallelization_factor`` is the number of output
     pixels an ``io_parallel`` convolution computes per pass (``None``: all of them; hls4ml >= 0.8
-    defaults to 1). Returns one row per layer with arithmetic (index: layer name) plus a
-    ``total`` row; columns ``type``, ``reuse_factor``, ``weight_bits``, ``input_bits``, ``mults``
+    defaults to 1), one value or a mapping like ``reuse_factor``'s. Returns one row per layer
+    with arithmetic (index: layer name) plus a ``total`` row; columns ``type``, ``reuse_factor``, ``weight_bits``, ``input_bits``, ``mults``
     (per inference), ``parallel_mults`` (multipliers), ``DSP``, ``LUT``, ``FF``, ``BRAM_18K``,
     ``latency_cycles``, ``II_cycles``, their ``<resource>_%`` of ``device_capacity(part)`` and
     ``latency_ns`` at ``clock_period``.
@@ -281,7 +291,7 @@ def estimate_model(
                         or default_bits)
             if kind.endswith("Conv2D"):
                 cost = _conv(layer, in_shape, out_shape, w, a, reuse, resource, stream,
-                             parallelization_factor, dsp_threshold_bits)
+                             _per_layer(parallelization_factor, layer.name), dsp_threshold_bits)
             else:
                 n_in, n_o = (int(d) for d in layer.kernel.shape)
                 cost = _mac(n_in * n_o, n_in * n_o, 1, n_in, n_o, n_in * n_o, w, a, reuse, resource,
@@ -298,6 +308,10 @@ def estimate_model(
             table = kind not in ("ReLU", "LeakyReLU") and act not in _PIECEWISE_LINEAR
             cost = _elementwise(n_out, pixels, a, stream, table=table)
             result_bits = _quantizer_bits(getattr(layer, "quantizer", None))
+        elif kind in _POOLING:
+            cost = _pool(in_shape, out_shape, math.prod(layer.pool_size), int(layer.pool_size[0]),
+                         a, kind == "AveragePooling2D", stream)
+            result_bits = a
         elif kind == "Add":
             cost = _elementwise(n_out * (len(sources) - 1), pixels, a + 1, stream, table=False)
         else:
@@ -342,6 +356,11 @@ def _conv(layer, in_shape, out_shape, w: int, a: int, reuse: int, resource: bool
                 kernel, w, a, reuse, resource, threshold)
 
 
+def _per_layer(value, name: str):
+    """A setting given for all layers, or per layer name with a ``"default"`` entry."""
+    return value.get(name, value.get("default")) if isinstance(value, Mapping) else value
+
+
 def _pixels(shape: tuple[int, ...]) -> int:
     return math.prod(shape[:-1]) if len(shape) > 1 else 1
 
@@ -350,6 +369,20 @@ def _row(cost: _Cost) -> dict:
     return {"mults": cost.mults, "parallel_mults": cost.parallel_mults, "DSP": cost.DSP,
             "LUT": cost.LUT, "FF": cost.FF, "BRAM_18K": cost.BRAM_18K,
             "latency_cycles": cost.latency, "II_cycles": cost.ii}
+
+
+def _pool(in_shape, out_shape, pool: int, pool_h: int, bits: int, average: bool,
+          stream: bool) -> _Cost:
+    """Max or average pooling over ``pool`` positions (see the module docstring)."""
+    n_out, pixels = math.prod(out_shape), _pixels(out_shape)
+    lanes = n_out // pixels if stream else n_out
+    width = bits + (_log2(pool) if average else 0)
+    in_pixels = _pixels(in_shape)
+    buffered = stream and len(in_shape) == 3
+    rows = bram18((pool_h - 1) * in_shape[1], in_shape[-1] * bits) if buffered else 0
+    latency = _log2(pool) + 1
+    return _Cost(LUT=lanes * (pool - 1) * width, FF=lanes * bits, BRAM_18K=rows,
+                 latency=latency + (in_pixels if stream else 0), ii=in_pixels if stream else 1)
 
 
 def _instancenorm(shape: tuple[int, ...], a: int, w: int, reuse: int, stream: bool,
@@ -381,6 +414,119 @@ def _instancenorm(shape: tuple[int, ...], a: int, w: int, reuse: int, stream: bo
         latency=latency + (2 * n if stream else 0),
         ii=(2 * n + latency) if stream else reuse,
     )
+
+
+def scan(keras_model, settings: Sequence[Mapping[str, Any]], **common: Any) -> pd.DataFrame:
+    """Total ESTIMATE of one model under several settings.
+
+    Each setting is a dict of :func:`estimate_model` keyword arguments (merged over ``common``).
+    One row per setting: its entries (a mapping shown as text), then the total ``DSP``, ``LUT``,
+    ``FF``, ``BRAM_18K``, their ``%`` of the part, ``latency_cycles``, ``latency_ns``,
+    ``II_cycles`` and ``II_ns`` (the clock period times the II).
+    """
+    columns = [*RESOURCES, *(f"{k}_%" for k in RESOURCES), "latency_cycles", "latency_ns",
+               "II_cycles"]
+    rows = []
+    for setting in settings:
+        arguments = {**common, **setting}
+        total = estimate_model(keras_model, **arguments).loc["total", columns]
+        row = {k: str(dict(v)) if isinstance(v, Mapping) else v for k, v in setting.items()}
+        row.update(total.to_dict())
+        row["II_ns"] = row["II_cycles"] * float(arguments.get("clock_period", 5.0))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def tune(keras_model, budget: Mapping[str, float],
+         reuse_factors: Sequence[int] = (1, 2, 4, 8, 16, 32, 64), **common: Any) -> tuple[dict[str, dict[str, int]], pd.DataFrame]:
+    """Per-layer reuse and parallelization factors of low ESTIMATED latency within a budget.
+
+    ``budget`` maps resources to the % of the part they may take (e.g. ``{"DSP": 10, "LUT": 10}``).
+    Convolutions, dense layers and instance norms get a reuse factor from ``reuse_factors``;
+    ``io_parallel`` convolutions also a parallelization factor, a divisor of their output pixels
+    (hls4ml accepts no other). A layer's estimate does not depend on the others' settings, so each
+    layer's options are estimated once; a greedy search starts from the cheapest option of every
+    layer and repeatedly takes the change with the largest latency saving per share of the budget
+    it adds, while the totals stay within the budget. Returns ``({"reuse_factor": {layer: R},
+    "parallelization_factor": {layer: PF}}, estimate_model table of that choice)``; raises
+    ``ValueError`` if even the cheapest options exceed the budget.
+    """
+    base = estimate_model(keras_model, **common)
+    stream = common.get("io_type", "io_parallel") == "io_stream"
+    tunable = base.index[base["type"].isin(["Conv2D", "QConv2D", "Dense", "QDense",
+                                            "InstanceNormalization"])]
+    pixels = {layer.name: _pixels(_shape(layer.output_shape)) for layer in keras_model.layers}
+    pfs = sorted({d for n in tunable for d in range(1, pixels[n] + 1) if pixels[n] % d == 0})
+    limit = {k: v * device_capacity(common.get("part", "xcu250"))[k] / 100 for k, v in budget.items()}
+    options: dict[str, dict[tuple[int, int], pd.Series]] = {n: {} for n in tunable}
+    for reuse in reuse_factors:
+        for pf in (pfs if not stream else [1]):
+            table = estimate_model(keras_model, **{**common, "reuse_factor": reuse,
+                                                   "parallelization_factor": pf})
+            for name in tunable:
+                conv = base.loc[name, "type"].endswith("Conv2D") and not stream
+                if (pixels[name] % pf == 0) if conv else pf == 1:
+                    options[name][reuse, pf if conv else 1] = table.loc[name]
+    fixed = base.drop(index=[*tunable, "total"])
+    total = {k: float(fixed[k].sum()) for k in limit}
+
+    def share(row: pd.Series) -> float:
+        return max(row[k] / limit[k] for k in limit)
+
+    choice = {n: min(opts, key=lambda key, o=opts: (share(o[key]), o[key]["latency_cycles"]))
+              for n, opts in options.items()}
+    for name, key in choice.items():
+        for k in limit:
+            total[k] += options[name][key][k]
+    if any(total[k] > limit[k] for k in limit):
+        raise ValueError(f"even the cheapest settings exceed the budget {dict(budget)}: {total}")
+    while True:
+        best, best_gain = None, 0.0
+        for name, opts in options.items():
+            now = opts[choice[name]]
+            for key, row in opts.items():
+                saved = now["latency_cycles"] - row["latency_cycles"]
+                added = {k: row[k] - now[k] for k in limit}
+                if saved <= 0 or any(total[k] + added[k] > limit[k] for k in limit):
+                    continue
+                gain = saved / max(max(added[k] / limit[k] for k in limit), 1e-9)
+                if gain > best_gain:
+                    best, best_gain = (name, key, added), gain
+        if best is None:
+            break
+        name, key, added = best
+        choice[name] = key
+        for k in limit:
+            total[k] += added[k]
+    settings = {"reuse_factor": {n: r for n, (r, _) in choice.items()},
+                "parallelization_factor": {n: pf for n, (_, pf) in choice.items()
+                                           if base.loc[n, "type"].endswith("Conv2D")}}
+    merged = {**common, "reuse_factor": settings["reuse_factor"],
+              "parallelization_factor": {"default": 1, **settings["parallelization_factor"]}}
+    return settings, estimate_model(keras_model, **merged)
+
+
+#: The study's Table 3.5 (thesis): Vivado HLS 2020.1 estimates for blocks of the quantized reduced
+#: encoder on the U250 at 5 ns, with the shape column (h_in, w_in, d_in, d_out) as printed. The
+#: conv2_b0_0 row was not synthesized: it is conv2_b1_1 times 16 (eq. 3.14).
+STUDY_TABLE_3_5 = {
+    "conv2_b0_0": ((20, 20, 16, 10), 752, 6_189_696, 229_536, 288),
+    "conv2_b1_1": ((10, 10, 20, 5), 47, 386_856, 14_346, 18),
+    "dconv_b2": ((5, 5, 4, 4), 15, 309_544, 9_352, 4),
+    "final block": ((5, 5, 4, 2), 851, 91_763, 28_074, 377),
+}
+
+
+def study_table_3_5(part: str = "xcu250-figd2104-2L-e") -> pd.DataFrame:
+    """:data:`STUDY_TABLE_3_5` as a table with each resource's ``%`` of ``part``."""
+    capacity = device_capacity(part)
+    table = pd.DataFrame.from_dict(
+        {name: {"shape": shape, **dict(zip(RESOURCES, values, strict=True))}
+         for name, (shape, *values) in STUDY_TABLE_3_5.items()}, orient="index")
+    for key in RESOURCES:
+        table[f"{key}_%"] = 100.0 * table[key] / capacity[key]
+    table.index.name = "block"
+    return table
 
 
 def eq314_factor(target: tuple[int, int, int, int], reference: tuple[int, int, int, int],

@@ -135,3 +135,35 @@ def test_result_precision_replaces_inferred_types(tmp_path):
 def test_convert_argument_errors(kwargs, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         fpga.convert(_qkeras_model(), tmp_path / "prj", **kwargs)
+
+
+def test_ensure_project_keeps_a_matching_compiled_project(tmp_path):
+    model = _qkeras_model()
+    out = fpga.project_dir(tmp_path / "model", "io_parallel", "Latency", 1)
+    assert out == tmp_path / "model" / "hls4ml_prj_parallel_latency_rf1"
+    settings = {"input_precision": "ap_ufixed<16,0>"}
+    first, reused = fpga.ensure_project(model, out, **settings)
+    assert not reused and not fpga.library_ready(out)
+    fpga.load_library(first)
+    assert fpga.library_ready(out)
+    library = sorted((out / "firmware").glob("*.so"))
+    again, reused = fpga.ensure_project(model, out, **settings)
+    assert reused and fpga.library_ready(out)
+    assert sorted((out / "firmware").glob("*.so")) == library  # nothing rewritten, no recompile
+    assert [n.name for n in again.get_layers()] == [n.name for n in first.get_layers()]
+    # other settings or other weights: written again, the stale library removed
+    _, reused = fpga.ensure_project(model, out, input_precision="ap_ufixed<16,1>")
+    assert not reused and not fpga.library_ready(out)
+    changed = _qkeras_model(seed=1)
+    fpga.ensure_project(model, out, **settings)
+    _, reused = fpga.ensure_project(changed, out, **settings)
+    assert not reused
+
+
+def test_precision_table(converted):
+    _, hls_model, _, _ = converted
+    table = fpga.precision_table(hls_model)
+    assert table.loc["qconv", "weight"] == "ap_fixed<16,7>"  # quantized_bits(16, 6): sign + 6 integer bits
+    assert table.loc["qact", "output"] == "ap_ufixed<16,6,AP_RND_CONV,AP_SAT,0>"
+    assert table.loc["image", "output"] == "ap_fixed<16,6>" and table.loc["image", "weight"] == ""
+    assert table.loc["z_mean", "accumulator"].startswith("ap_fixed<")

@@ -128,3 +128,69 @@ def test_cross_check_with_hls4ml(tmp_path):
 
 def hls4ml_passes(hls_model, name: str) -> int:
     return int(fpga_estimate.hls4ml_layer_table(hls_model).loc[name, "passes"])
+
+
+def _pool_model(average: bool) -> keras.Model:
+    """Input (8, 8, 2) -> 2x2 pooling -> Flatten -> QDense 3 <8,3>."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 2), name="image")
+    pool = keras.layers.AveragePooling2D if average else keras.layers.MaxPooling2D
+    x = pool(2, name="pool")(inputs)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = QDense(3, kernel_quantizer=quantized_bits(8, 3, alpha=1),
+               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense")(x)
+    return keras.Model(inputs, x)
+
+
+def test_hand_computed_pooling():
+    # 4x4x2 = 32 outputs of 2x2 pools on 16-bit inputs: 3 comparators of 16 bits each (max), 3 adders
+    # of 16 + 2 bits (average); one FF per output bit; latency log2(4) + 1 = 3 cycles
+    pool = fpga_estimate.estimate_model(_pool_model(average=False)).loc["pool"]
+    assert (pool.mults, pool.DSP, pool.LUT, pool.FF, pool.latency_cycles, pool.II_cycles) == (
+        0, 0, 32 * 3 * 16, 32 * 16, 3, 1)
+    avg = fpga_estimate.estimate_model(_pool_model(average=True)).loc["pool"]
+    assert avg.LUT == 32 * 3 * 18
+    # io_stream: one output pixel (2 values) at a time, 64 input pixels read one per cycle;
+    # the line buffer (1 row of 8 pixels x 32 bits) stays in LUTRAM
+    stream = fpga_estimate.estimate_model(_pool_model(average=False), io_type="io_stream").loc["pool"]
+    assert (stream.LUT, stream.latency_cycles, stream.II_cycles, stream.BRAM_18K) == (2 * 3 * 16, 67, 64, 0)
+
+
+def test_scan_and_study_table():
+    settings = [{"reuse_factor": 1}, {"reuse_factor": 2, "strategy": "Resource"},
+                {"reuse_factor": {"default": 1, "dense": 64}}]
+    table = fpga_estimate.scan(_hand_model(), settings, clock_period=4.0)
+    assert list(table["reuse_factor"]) == [1, 2, "{'default': 1, 'dense': 64}"]
+    single = fpga_estimate.estimate_model(_hand_model(), reuse_factor=2, strategy="Resource",
+                                          clock_period=4.0).loc["total"]
+    assert table.loc[1, "DSP"] == single.DSP and table.loc[1, "latency_ns"] == single.latency_ns
+    assert table.loc[1, "II_ns"] == 4.0 * single.II_cycles
+    study = fpga_estimate.study_table_3_5()
+    assert list(study.index) == ["conv2_b0_0", "conv2_b1_1", "dconv_b2", "final block"]
+    assert round(study.loc["conv2_b0_0", "LUT_%"]) == 358
+    assert round(study.loc["final block", "BRAM_18K_%"]) == 7
+    ratio = study.loc["conv2_b0_0", ["DSP", "LUT", "FF", "BRAM_18K"]] / study.loc[
+        "conv2_b1_1", ["DSP", "LUT", "FF", "BRAM_18K"]]
+    assert (ratio == 16).all()  # eq. 3.14's factor
+
+
+def test_tune_stays_within_the_budget():
+    model = _hand_model()
+    settings, table = fpga_estimate.tune(model, {"DSP": 1.0, "LUT": 2.0}, reuse_factors=(1, 2, 4, 8))
+    assert set(settings["reuse_factor"]) == {"conv", "dense"}
+    assert set(settings["parallelization_factor"]) == {"conv"}
+    assert 64 % settings["parallelization_factor"]["conv"] == 0  # a divisor of the 8x8 output pixels
+    total = table.loc["total"]
+    assert total["DSP_%"] <= 1.0 and total["LUT_%"] <= 2.0
+    again = fpga_estimate.estimate_model(
+        model, reuse_factor=settings["reuse_factor"],
+        parallelization_factor={"default": 1, **settings["parallelization_factor"]}).loc["total"]
+    assert again.latency_cycles == total.latency_cycles and again.DSP == total.DSP
+    # the cheapest setting (R = 8, one pixel per pass) is slower than the tuned one
+    cheapest = fpga_estimate.estimate_model(model, reuse_factor=8, parallelization_factor=1).loc["total"]
+    assert total.latency_cycles < cheapest.latency_cycles and cheapest.DSP <= 0.01 * 12_288
+    # a bigger budget never gives a slower design; an impossible one is an error
+    _, roomy = fpga_estimate.tune(model, {"DSP": 50.0, "LUT": 50.0}, reuse_factors=(1, 2, 4, 8))
+    assert roomy.loc["total", "latency_cycles"] <= total.latency_cycles
+    with pytest.raises(ValueError, match="exceed the budget"):
+        fpga_estimate.tune(model, {"LUT": 0.01})

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import LinearEncoder, unit_sum_images
 
 from src import latent as L
 from src.scores import softmax
@@ -14,7 +13,7 @@ from src.scores import softmax
 D, K = 3, 4
 
 
-class FakeModel:
+class FakeModel(LinearEncoder):
     """Deterministic stand-in for a trained model: linear encoder, sigmoid linear decoder.
 
     ``reconstruct`` decodes the posterior mean with the one-hot most likely category, as the
@@ -22,22 +21,10 @@ class FakeModel:
     """
 
     def __init__(self, kind: str = "jointvae"):
-        self.spec = SimpleNamespace(kind=kind, latent_dim=D, n_categories=K)
-        rng = np.random.default_rng(2)
-        self.w_mu = rng.normal(size=(1600, D))
-        self.w_var = rng.normal(size=(1600, D))
-        self.w_cat = rng.normal(size=(1600, K))
+        super().__init__(kind, D, K, seed=2)
+        rng = np.random.default_rng(3)
         self.w_dec = rng.normal(size=(D + K if kind == "jointvae" else D, 1600))
         self.decoded: list[np.ndarray] = []
-
-    def encode(self, images, batch_size=512):
-        flat = images.reshape(len(images), -1).astype(np.float64) * 100.0
-        if self.spec.kind == "ae":
-            return {"z": flat @ self.w_mu}
-        out = {"mu": flat @ self.w_mu, "logvar": np.tanh(flat @ self.w_var)}
-        if self.spec.kind == "jointvae":
-            out["logits"] = flat @ self.w_cat
-        return out
 
     def decoder(self, z, training=False):
         self.decoded.append(np.array(z))
@@ -51,9 +38,7 @@ class FakeModel:
         return self.decoder(z)[..., 0]
 
 
-def _images(n: int, seed: int = 0) -> np.ndarray:
-    raw = np.random.default_rng(seed).exponential(size=(n, 40, 40)).astype(np.float32)
-    return raw / raw.sum(axis=(1, 2), keepdims=True)
+_images = unit_sum_images
 
 
 def _clusters(n: int = 60, seed: int = 0) -> np.ndarray:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from math import log
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import LinearEncoder, unit_sum_images
 
 from src import scores as S
 
@@ -75,34 +75,17 @@ def test_kl_total_is_the_sum():
                                S.kl_cont(mu, logvar) + S.kl_disc(logits))
 
 
-class FakeModel:
+class FakeModel(LinearEncoder):
     """Deterministic per-image stand-in for a trained model, with the numpy interface."""
 
     def __init__(self, kind: str, latent_dim: int = 3, n_categories: int = 4):
-        self.spec = SimpleNamespace(kind=kind, latent_dim=latent_dim, n_categories=n_categories)
-        rng = np.random.default_rng(1)
-        self.w_mu = rng.normal(size=(1600, latent_dim))
-        self.w_var = rng.normal(size=(1600, latent_dim))
-        self.w_cat = rng.normal(size=(1600, n_categories))
-        self.batches: list[int] = []
-
-    def encode(self, images, batch_size=512):
-        flat = images.reshape(len(images), -1).astype(np.float64) * 100.0
-        self.batches.append(len(images))
-        if self.spec.kind == "ae":
-            return {"z": flat @ self.w_mu}
-        out = {"mu": flat @ self.w_mu, "logvar": np.tanh(flat @ self.w_var)}
-        if self.spec.kind == "jointvae":
-            out["logits"] = flat @ self.w_cat
-        return out
+        super().__init__(kind, latent_dim, n_categories, seed=1)
 
     def reconstruct(self, images, batch_size=512):
         return 0.5 * images + 0.2 * images.mean(axis=(1, 2), keepdims=True) + 0.1
 
 
-def _images(n: int, seed: int = 0) -> np.ndarray:
-    raw = np.random.default_rng(seed).exponential(size=(n, 40, 40)).astype(np.float32)
-    return raw / raw.sum(axis=(1, 2), keepdims=True)
+_images = unit_sum_images
 
 
 def test_score_images_jointvae_matches_direct_computation_for_any_batch_size():

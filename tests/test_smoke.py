@@ -48,3 +48,10 @@ def test_every_chapter_regenerates_and_the_book_builds():
                 "inv_auc_kl_total"):
         assert 0 <= float(scores[key]) <= 1, key
     assert float(scores["best_latent_auc"]) >= float(scores["auc_kl_total"])
+    compression = glued["05_quantization"]
+    for key in ("q_auc_float", "q_auc_quant", "student_auc", "teacher_auc"):
+        assert 0 <= float(compression[key]) <= 1, key
+    assert 0 < int(compression["student_params"]) <= 5000
+    fpga = glued["06_fpga_feasibility"]
+    assert abs(float(fpga["emu_auc"]) - float(fpga["qkeras_auc"])) < 0.01
+    assert float(fpga["student_latency_ns"]) > 0 and float(fpga["emu_images_per_s"]) > 0

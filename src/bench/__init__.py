@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -14,12 +15,13 @@ def run(out_dir: Path, n_jets: int = 2000) -> dict:
     """Run every benchmark, write ``results.json`` and ``results.md`` into ``out_dir``."""
     from ..config import PROFILES
     from ..model import ModelSpec
+    from .emulation import emulation_throughput
     from .generation import generation_rate
     from .training import training_throughput
 
     report: dict = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": _cpus()},
+                    "cpus": _cpus(), "load_average": os.getloadavg()[0]},
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "generation": [],
         "training": [],
@@ -31,6 +33,8 @@ def run(out_dir: Path, n_jets: int = 2000) -> dict:
         print(f"[bench] training: {name} JointVAE, {n_images} images ...", flush=True)
         row = training_throughput(ModelSpec(**PROFILES[name].model), n_images=n_images)
         report["training"].append({"model": name, **row})
+    print("[bench] emulation: hls4ml C++ of the default student, 2000 images ...", flush=True)
+    report["emulation"] = [emulation_throughput()]
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "results.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2))
@@ -41,15 +45,16 @@ def run(out_dir: Path, n_jets: int = 2000) -> dict:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 
 def markdown(report: dict) -> str:
     """The benchmark report as a small markdown document."""
     lines = [f"# Benchmarks ({report['date']}, {report['machine']['cpus']} CPUs, "
-             f"Python {report['machine']['python']})", "",
+             f"Python {report['machine']['python']}, load average "
+             f"{report['machine'].get('load_average', float('nan')):.1f} at the start)", "",
+             "Ratios are measured within one run; other processes share the cores when the "
+             "load average exceeds the number of CPUs.", "",
              "## Event generation (one process)", "",
              "| process | jets | events | acceptance | jets/s | inside Pythia | our code |",
              "|---|---|---|---|---|---|---|"]
@@ -65,4 +70,11 @@ def markdown(report: dict) -> str:
         lines.append(f"| {row['model']} | {params:,} | {row['forward_macs'] / 1e6:.1f} M | "
                      f"{row['images_per_s']:.0f} | {row['achieved_gflops']:.1f} | "
                      f"{row['attainable_gflops']:.1f} | {100 * row['ratio']:.1f}% |")
+    lines += ["", "## Bit-accurate firmware emulation (hls4ml C++, io_parallel)", "",
+              "| model | parameters | workers | images | compile [s] | images/s | "
+              "s per 50,000 | study's C-simulation / ours |", "|---|---|---|---|---|---|---|---|"]
+    for row in report.get("emulation", []):
+        lines.append(f"| {row['model']} | {row['parameters']:,} | {row['n_workers']} | "
+                     f"{row['n_images']} | {row['compile_s']:.0f} | {row['images_per_s']:.0f} | "
+                     f"{row['seconds_per_50k']:.0f} | {row['speedup_vs_study']:,.0f} |")
     return "\n".join(lines) + "\n"

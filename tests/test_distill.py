@@ -1,0 +1,107 @@
+"""Student size and persistence, magnitude pruning and distillation on tiny data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from src.backend import keras
+from src.distill import (
+    StudentSpec,
+    build_student,
+    load_student,
+    prune_encoder,
+    save_student,
+    sparsity,
+    student_scores,
+)
+from src.model import ModelSpec, build_model, count_macs
+from src.quantize import DistillSpec, regress
+
+HLS4ML_LAYERS = {"InputLayer", "QConv2D", "QDense", "QActivation", "AveragePooling2D",
+                 "MaxPooling2D", "Flatten"}
+TINY_QUANTIZED = ModelSpec(filters=(4, 4), depths=(0, 1), groups=2, latent_dim=4,
+                           n_categories=3, decoder_base=4, decoder_filters=(4, 4, 4, 4),
+                           decoder_depths=(0, 0, 0, 0), negative_slope=0.25, bits=16,
+                           integer_bits=6)
+
+
+def unit_sum_images(n: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).random((n, 40, 40), dtype=np.float32) ** 8
+    return x / x.sum(axis=(1, 2), keepdims=True)
+
+
+def test_student_is_trigger_sized_and_convertible():
+    model = build_student()
+    assert model.count_params() <= 5_000
+    assert sum(count_macs(model).values()) <= 60_000
+    assert {type(layer).__name__ for layer in model.layers} <= HLS4ML_LAYERS
+    assert model.output_shape == (None, 1)
+    for layer in model.layers:
+        if type(layer).__name__ in ("QConv2D", "QDense"):
+            assert getattr(layer, "groups", 1) == 1
+            assert layer.kernel_quantizer_internal.bits == 16
+            assert layer.kernel_quantizer_internal.integer == 6
+
+
+def test_student_spec_rejects_impossible_shapes():
+    with pytest.raises(ValueError, match="invalid StudentSpec"):
+        StudentSpec(input_pool=3)
+    with pytest.raises(ValueError, match="unknown StudentSpec fields: depth"):
+        StudentSpec.from_dict({"depth": 2})
+
+
+def test_student_round_trips_through_save_and_load(tmp_path):
+    model = build_student(StudentSpec(filters=(2, 4), dense=8))
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    save_student(model, tmp_path / "s", {"student": {"filters": [2, 4], "dense": 8}})
+    again = load_student(tmp_path / "s")
+    images = unit_sum_images(10)
+    scores = student_scores(model, images)
+    assert scores.shape == (10,) and np.all(np.isfinite(scores))
+    np.testing.assert_array_equal(scores, student_scores(again, images))
+    with pytest.raises(ValueError, match="student"):
+        save_student(model, tmp_path / "t", {})
+
+
+def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-sum Gaussian blobs of random widths (jet-like concentration) and their widths."""
+    rng = np.random.default_rng(seed)
+    width = rng.uniform(0.7, 4.0, n)
+    grid = np.arange(40) - 19.5
+    r2 = grid[None, :, None] ** 2 + grid[None, None, :] ** 2
+    x = np.exp(-r2 / (2 * width[:, None, None] ** 2)).astype(np.float32)
+    return x / x.sum(axis=(1, 2), keepdims=True), width
+
+
+def test_distillation_lowers_the_student_loss():
+    images, width = blobs(64, seed=2)
+    target = np.log(width)  # a learnable stand-in for the teacher's log KL-total
+    target = (target - target.mean()) / target.std()
+    model = build_student()
+
+    def loss() -> float:
+        return float(np.mean((student_scores(model, images) - target) ** 2))
+
+    before = loss()
+    regress(model, images, target, DistillSpec(epochs=10, batch_size=16, learning_rate=1e-2))
+    assert loss() < 0.5 * before
+
+
+def test_pruning_reaches_the_requested_sparsity():
+    model = build_model(TINY_QUANTIZED)
+    before = [w.copy() for w in model.encoder.get_weights()]
+    pruned = prune_encoder(model.encoder, 0.6, unit_sum_images(32, seed=4),
+                           DistillSpec(epochs=1, batch_size=16, learning_rate=1e-3))
+    assert sparsity(model.encoder) < 0.1
+    assert 0.57 <= sparsity(pruned) <= 0.65
+    assert [layer.name for layer in pruned.layers] == [layer.name for layer in
+                                                       model.encoder.layers]
+    assert not any("prune" in type(layer).__name__.lower() for layer in pruned.layers)
+    for a, b in zip(before, model.encoder.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the original encoder is untouched
+    with pytest.raises(ValueError, match="target sparsity"):
+        prune_encoder(model.encoder, 1.0, unit_sum_images(4), DistillSpec(epochs=1))
+    assert isinstance(pruned, keras.Model)
