@@ -38,10 +38,16 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from .config import Profile, models_dir
 from .experiments import split_images, trained
-from .model import SPEC_FILE, WEIGHTS_FILE, as_model_input, build_model, read_record
+from .model import (
+    SPEC_FILE,
+    WEIGHTS_FILE,
+    as_model_input,
+    atomic_folder,
+    build_model,
+    read_record,
+)
 from .quantize import (
     DistillSpec,
-    cached,
     encoder_outputs,
     kernels,
     kl_scores,
@@ -49,7 +55,7 @@ from .quantize import (
     regress,
     settings_digest,
 )
-from .train import data_fingerprint
+from .train import cached, data_fingerprint
 
 #: Floor of the teacher's KL-total before the logarithm [nats].
 KL_FLOOR = 1e-6
@@ -113,18 +119,13 @@ def build_student(spec: StudentSpec = StudentSpec()) -> keras.Model:
 
 
 def save_student(model: keras.Model, path: Path, metadata: dict[str, Any]) -> None:
-    """Write ``weights.h5`` and ``spec.json`` (``metadata``, with a ``student`` spec entry).
-
-    The old ``spec.json`` goes first and the new one last, so a half-written folder never
-    reads as a valid model.
-    """
+    """Write ``weights.h5`` and ``spec.json`` (``metadata``, with a ``student`` spec entry)
+    atomically (:func:`src.model.atomic_folder`)."""
     if "student" not in metadata:
         raise ValueError("student metadata needs a 'student' spec entry")
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / SPEC_FILE).unlink(missing_ok=True)
-    model.save_weights(str(path / WEIGHTS_FILE))
-    (path / SPEC_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    with atomic_folder(path) as tmp:
+        model.save_weights(str(tmp / WEIGHTS_FILE))
+        (tmp / SPEC_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
 
 
 def load_student(path: str | Path) -> keras.Model:

@@ -13,6 +13,8 @@ import math
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -304,6 +306,13 @@ def _batched(network: keras.Model, x: np.ndarray, batch_size: int) -> list[np.nd
     return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
 
 
+def encoder_outputs(encoder: keras.Model, images: np.ndarray, kind: str = "jointvae",
+                    batch_size: int = 512) -> dict[str, np.ndarray]:
+    """Outputs of a bare encoder of ``kind`` by name (:data:`ENCODER_OUTPUTS`), batch-wise."""
+    outputs = _batched(encoder, as_model_input(images, encoder.input_shape[1]), batch_size)
+    return dict(zip(ENCODER_OUTPUTS[kind], outputs, strict=True))
+
+
 class _PlainAttributes:
     """Keep bookkeeping attributes out of Keras' tracking (no wrapping, not in the weights)."""
 
@@ -385,8 +394,7 @@ class AutoEncoder(_PlainAttributes, keras.Model):
 
     def encode(self, images: np.ndarray, batch_size: int = 512) -> dict[str, np.ndarray]:
         """Encoder outputs: ``logits`` / ``mu`` / ``logvar`` (jointvae, vae) or ``z`` (ae)."""
-        outputs = _batched(self.encoder, as_model_input(images, self.spec.image_size), batch_size)
-        return dict(zip(ENCODER_OUTPUTS[self.spec.kind], outputs, strict=True))
+        return encoder_outputs(self.encoder, images, self.spec.kind, batch_size)
 
     def deterministic_latent(self, encoded: dict[str, np.ndarray]) -> np.ndarray:
         """Posterior mean plus the one-hot most likely category (the AE code for ``ae``)."""
@@ -444,13 +452,12 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
 
 
-def save(model: keras.Model, path: str | os.PathLike, history: dict | None = None,
-         metadata: dict | None = None) -> Path:
-    """Write ``weights.h5``, ``spec.json`` (spec + ``metadata``) and ``history.json``.
+@contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder, renamed to ``path`` (replacing what was there) if the block succeeds.
 
-    The folder is written under a temporary name and renamed into place, so ``path`` is
-    either the old complete model or the new one. ``history`` defaults to the history
-    of the last :func:`src.train.fit` call.
+    ``path`` is always either the old complete folder or the new one; on an error the
+    temporary folder is removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -458,12 +465,7 @@ def save(model: keras.Model, path: str | os.PathLike, history: dict | None = Non
     old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        model.save_weights(str(tmp / WEIGHTS_FILE))
-        _write_json(tmp / SPEC_FILE, {**(metadata or {}), "model": asdict(model.spec)})
-        history = history if history is not None else model.training_history
-        if history is not None:
-            _write_json(tmp / HISTORY_FILE, {k: [float(v) for v in vals]
-                                             for k, vals in history.items()})
+        yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -471,7 +473,24 @@ def save(model: keras.Model, path: str | os.PathLike, history: dict | None = Non
         os.rename(path, old)
     os.rename(tmp, path)
     shutil.rmtree(old, ignore_errors=True)
-    return path
+
+
+def save(model: keras.Model, path: str | os.PathLike, history: dict | None = None,
+         metadata: dict | None = None) -> Path:
+    """Write ``weights.h5``, ``spec.json`` (spec + ``metadata``) and ``history.json``.
+
+    The folder is written by :func:`atomic_folder`, so ``path`` is either the old complete
+    model or the new one. ``history`` defaults to the history of the last
+    :func:`src.train.fit` call.
+    """
+    with atomic_folder(path) as tmp:
+        model.save_weights(str(tmp / WEIGHTS_FILE))
+        _write_json(tmp / SPEC_FILE, {**(metadata or {}), "model": asdict(model.spec)})
+        history = history if history is not None else model.training_history
+        if history is not None:
+            _write_json(tmp / HISTORY_FILE, {k: [float(v) for v in vals]
+                                             for k, vals in history.items()})
+    return Path(path)
 
 
 def read_record(path: str | os.PathLike) -> dict:

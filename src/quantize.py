@@ -19,9 +19,7 @@ training). Models are cached in ``models/<profile>/<name>`` and read back with
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +35,15 @@ from . import scores
 from .config import Profile, models_dir, settings_hash
 from .experiments import split_images
 from .model import (
-    ENCODER_OUTPUTS,
     LayerFactory,
     ModelSpec,
     as_model_input,
     build_encoder,
     build_model,
-    load,
     read_record,
-    save,
 )
-from .train import TrainSpec, data_fingerprint, fit, train_or_load
+from .model import encoder_outputs as bare_encoder_outputs
+from .train import TrainSpec, cached, data_fingerprint, fit, train_or_load
 
 #: ModelSpec fields of the study's reduced encoder; the leaky-ReLU slope is the power of two
 #: (0.25) that the quantized activation needs, so both twins compute the same function.
@@ -165,38 +161,7 @@ def encoder_outputs(model: keras.Model, images: np.ndarray) -> dict[str, np.ndar
     """``logits``, ``mu``, ``logvar`` of a joint VAE or of a bare joint-VAE encoder."""
     if hasattr(model, "encode"):
         return model.encode(images)
-    x = as_model_input(images, model.input_shape[1])
-    batches = [model(tf.constant(x[i:i + 512]), training=False) for i in range(0, len(x), 512)]
-    return {key: np.concatenate([b[k].numpy() for b in batches])
-            for k, key in enumerate(ENCODER_OUTPUTS["jointvae"])}
-
-
-def _save_model(model: keras.Model, path: Path, metadata: dict[str, Any]) -> None:
-    save(model, path, metadata=metadata)
-
-
-def cached(path: Path, settings: dict[str, Any], make: Callable[[], keras.Model],
-           loader: Callable[[Path], keras.Model] = load,
-           saver: Callable[[keras.Model, Path, dict[str, Any]], Any] = _save_model
-           ) -> keras.Model:
-    """``loader(path)`` if ``path`` was saved with ``settings``, else ``make()`` saved there.
-
-    ``saver(model, path, metadata)`` gets the settings other than ``model`` (plus
-    ``train_seconds``); a ``model`` entry must equal what the saver writes for the model
-    (:func:`src.model.save` writes the model's spec).
-    """
-    settings = json.loads(json.dumps(settings))
-    try:
-        record = read_record(path)
-    except (FileNotFoundError, json.JSONDecodeError):
-        record = None
-    if record is not None and all(record.get(k) == v for k, v in settings.items()):
-        return loader(path)
-    start = time.perf_counter()
-    model = make()
-    extra = {k: v for k, v in settings.items() if k != "model"}
-    saver(model, path, {**extra, "train_seconds": round(time.perf_counter() - start, 1)})
-    return model
+    return bare_encoder_outputs(model, images)
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> None:

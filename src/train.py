@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -168,19 +169,31 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _matches(path: Path, settings: dict) -> bool:
-    """Whether the model saved at ``path`` was made with ``settings``.
+def cached(path: str | Path, settings: dict[str, Any], make: Callable[[], keras.Model],
+           metadata: dict[str, Any] | None = None,
+           loader: Callable[[Path], keras.Model] = load,
+           saver: Callable[..., Any] = save) -> keras.Model:
+    """``loader(path)`` if the model at ``path`` was made with ``settings``, else ``make()``.
 
-    Saved specs are read back through their dataclasses, so a field added later with a
-    default value does not invalidate models saved before it existed.
+    A fresh model is saved with ``saver(model, path, metadata=...)``: the ``settings``
+    other than ``model`` (which the saver writes from the model itself), ``metadata``
+    (stored, not compared) and ``train_seconds``, the wall time of ``make``. Settings are
+    compared in their JSON form against :func:`src.model.read_record`.
     """
+    path = Path(path)
+    settings = _jsonable(settings)
     try:
         record = read_record(path)
-        saved = {"model": asdict(ModelSpec.from_dict(record["model"])),
-                 "train": asdict(TrainSpec(**record["train"])), "data": record["data"]}
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-        return False
-    return _jsonable(saved) == settings
+    except (FileNotFoundError, json.JSONDecodeError):
+        record = None
+    if record is not None and all(record.get(k) == v for k, v in settings.items()):
+        return loader(path)
+    start = time.perf_counter()
+    model = make()
+    stored = {k: v for k, v in settings.items() if k != "model"}
+    saver(model, path, metadata={**stored, **(metadata or {}),
+                                 "train_seconds": round(time.perf_counter() - start, 1)})
+    return model
 
 
 def train_or_load(name: str, spec: ModelSpec, train_spec: TrainSpec,
@@ -190,30 +203,27 @@ def train_or_load(name: str, spec: ModelSpec, train_spec: TrainSpec,
                   verbose: int = 0) -> keras.Model:
     """Load ``directory/name`` if it was trained with the same settings, else train it.
 
-    The cache key is the model spec, the train spec and ``fingerprint`` (by default a
-    digest of the given arrays). A fresh model is built after seeding, trained, and saved
-    atomically with its history, the training wall time (``train_seconds``) and the number
-    of training images. A classifier needs ``train_labels`` and ``val_labels``.
+    The cache key (:func:`cached`) is the model spec, the train spec and ``fingerprint``
+    (by default a digest of the given arrays). A fresh model is built after seeding,
+    trained, and saved atomically with its history, the training wall time
+    (``train_seconds``) and the number of training images. A classifier needs
+    ``train_labels`` and ``val_labels``.
     """
-    path = Path(directory) / name
     if fingerprint is None:
         fingerprint = data_fingerprint(train_images, val_images, train_labels, val_labels)
-    settings = _jsonable({"model": asdict(spec), "train": asdict(train_spec),
-                          "data": fingerprint})
-    if _matches(path, settings):
-        return load(path)
-    seed_everything(train_spec.seed)
-    model = build_model(spec)
-    start = time.perf_counter()
-    if spec.kind == "classifier":
-        if train_labels is None or val_labels is None:
-            raise ValueError("training a classifier needs train_labels and val_labels")
-        history = fit_classifier(model, train_images, train_labels, val_images, val_labels,
-                                 train_spec, verbose)
-    else:
-        history = fit(model, train_images, val_images, train_spec, verbose)
-    seconds = time.perf_counter() - start
-    save(model, path, history=history,
-         metadata={"train": settings["train"], "data": fingerprint,
-                   "train_seconds": round(seconds, 1), "n_train": len(train_images)})
-    return model
+
+    def make() -> keras.Model:
+        seed_everything(train_spec.seed)
+        model = build_model(spec)
+        if spec.kind == "classifier":
+            if train_labels is None or val_labels is None:
+                raise ValueError("training a classifier needs train_labels and val_labels")
+            fit_classifier(model, train_images, train_labels, val_images, val_labels,
+                           train_spec, verbose)
+        else:
+            fit(model, train_images, val_images, train_spec, verbose)
+        return model
+
+    settings = {"model": asdict(spec), "train": asdict(train_spec), "data": fingerprint}
+    return cached(Path(directory) / name, settings, make,
+                  metadata={"n_train": len(train_images)})

@@ -16,12 +16,12 @@ from src.config import get_profile
 from src.model import ModelSpec, build_encoder, build_model, count_macs, load, read_record, save
 from src.quantize import (
     QKerasFactory,
-    cached,
     copy_weights,
     kernels,
     quantized_twin,
     reduced_spec,
 )
+from src.train import cached
 
 SMOKE = get_profile("smoke")
 TABLE_3_2 = ("dconv_b0", "conv1_b0_0", "conv2_b0_0", "dconv_b1", "conv1_b1_0", "conv2_b1_0",
