@@ -54,10 +54,11 @@ import pandas as pd
 from myst_nb import glue
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from src import plots
+from src.analysis import plots
 from src.config import PROCESSES, get_profile
-from src.datasets import read_attrs, read_jets, split_indices
-from src.generate import ensure_sample
+from src.data.datasets import read_attrs, read_jets
+from src.data.generate import ensure_sample
+from src.data.splits import split_indices
 
 plots.set_style()
 P = get_profile(profile)

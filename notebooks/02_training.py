@@ -45,11 +45,13 @@ import pandas as pd
 from IPython.display import display
 from myst_nb import glue
 
-from src import plots
+from src.analysis import plots
+from src.analysis.latent import interpolate, sample_prior
 from src.config import get_profile, models_dir
-from src.experiments import split_images, trained
-from src.latent import interpolate, sample_prior
-from src.model import count_macs, read_record
+from src.data.splits import split_images
+from src.models.networks import count_macs
+from src.models.registry import trained
+from src.models.store import read_record
 
 plots.set_style()
 P = get_profile(profile)

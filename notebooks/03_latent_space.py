@@ -34,10 +34,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
-from src import plots
+from src.analysis import plots
+from src.analysis.latent import category_occupancy, category_profiles, embed, latent_features
 from src.config import get_profile
-from src.experiments import split, trained
-from src.latent import category_occupancy, category_profiles, embed, latent_features
+from src.data.splits import split
+from src.models.registry import trained
 
 plots.set_style()
 P = get_profile(profile)

@@ -39,10 +39,12 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from src import plots
+from src.analysis import plots
+from src.analysis.metrics import metrics_table, roc
+from src.analysis.scores import score_images
 from src.config import get_profile
-from src.experiments import RECIPES, split, trained
-from src.scores import metrics_table, roc, score_images
+from src.data.splits import split
+from src.models.registry import RECIPES, trained
 
 plots.set_style()
 P = get_profile(profile)

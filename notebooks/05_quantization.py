@@ -38,12 +38,15 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from src import distill, energy, plots, quantize
+from src.analysis import plots
+from src.analysis.metrics import auc, metrics_table, roc
 from src.backend import keras, tf
+from src.compress import distill, energy, quantize
 from src.config import get_profile, models_dir
-from src.experiments import split_images, trained
-from src.model import count_macs, read_record
-from src.scores import auc, metrics_table, roc
+from src.data.splits import split_images
+from src.models.networks import count_macs
+from src.models.registry import trained
+from src.models.store import read_record
 
 plots.set_style()
 tf.get_logger().setLevel("ERROR")  # no retracing or deprecation notices in the book

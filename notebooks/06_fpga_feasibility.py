@@ -47,11 +47,13 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from src import fpga, fpga_estimate, plots, scores
+from src import fpga
+from src.analysis import plots, scores
+from src.compress.distill import student
+from src.compress.quantize import kl_scores, quantized_reduced
 from src.config import get_profile, models_dir
-from src.distill import student, student_scores
-from src.experiments import split_images
-from src.quantize import kl_scores, quantized_reduced
+from src.data.splits import split_images
+from src.models.student import student_scores
 
 plots.set_style()
 P = get_profile(profile)
@@ -166,7 +168,7 @@ emulation_s = time.perf_counter() - start
 reference = student_scores(distilled, images)
 
 agreement = fpga.compare(reference, emulated)
-qkeras_auc, emu_auc = scores.auc(reference, labels), scores.auc(emulated, labels)
+qkeras_auc, emu_auc = metrics.auc(reference, labels), metrics.auc(emulated, labels)
 rate = len(images) / emulation_s
 per_50k = fpga.STUDY_CSIM_IMAGES / rate
 study_speedup = fpga.STUDY_CSIM_SECONDS / per_50k
@@ -292,8 +294,8 @@ if n_reduced:
         "KL total: correlation": [reduced_agreement["correlation"]],
         "KL total: largest difference [nats]": [reduced_agreement["max_abs_diff"]],
         "KL total: median relative difference": [np.median(relative)],
-        "AUC, QKeras": [scores.auc(kl_reference, labels[pick])],
-        "AUC, emulation": [scores.auc(kl_emulated, labels[pick])],
+        "AUC, QKeras": [metrics.auc(kl_reference, labels[pick])],
+        "AUC, emulation": [metrics.auc(kl_emulated, labels[pick])],
     }, index=["reduced encoder"]).T.style.format("{:.4g}", na_rep="")
     message = (f"Emulated {len(pick)} jets through the reduced encoder's firmware model at "
                f"{reduced_rate:.1f} images per second on {WORKERS} cores: 50,000 images would "

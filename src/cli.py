@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .config import PROCESSES, PROFILES, get_profile
-from .detector import DETECTORS
+from .data.detector import DETECTORS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from .generate import GenerationSettings, generate
+    from .data.generate import GenerationSettings, generate
 
     settings = GenerationSettings(process=args.process, n_jets=args.n, seed=args.seed,
                                   shard_size=args.shard_size, detector=args.detector)
@@ -68,7 +68,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _data(args: argparse.Namespace) -> None:
-    from .generate import ensure_sample
+    from .data.generate import ensure_sample
 
     profile = get_profile(args.profile)
     for process in profile.n_jets:
@@ -76,7 +76,7 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from .datasets import convert_toptag, n_jets
+    from .data.datasets import convert_toptag, n_jets
 
     convert_toptag(args.source, args.out)
     print(f"wrote {args.out}: {n_jets(args.out)} jets")
@@ -84,8 +84,8 @@ def _convert(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from .config import models_dir
-    from .experiments import RECIPES, trained
-    from .model import read_record
+    from .models.registry import RECIPES, trained
+    from .models.store import read_record
 
     profile = get_profile(args.profile)
     names = args.model or list(RECIPES)
@@ -100,15 +100,16 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
-    from .datasets import atomic_path, read_images
-    from .model import load
-    from .preprocess import normalize
-    from .scores import score_images
+    from .analysis.scores import score_images
+    from .data.datasets import read_images
+    from .data.preprocess import normalize
+    from .files import atomic_file
+    from .models.store import load
 
     images = normalize(read_images(args.input))
     model = load(args.model)
     frame = score_images(model, images, batch_size=args.batch_size, progress=True)
-    with atomic_path(args.output) as tmp:
+    with atomic_file(args.output) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.8g")
     print(f"wrote {args.output}: {len(frame)} rows, columns {', '.join(frame.columns)}")
 

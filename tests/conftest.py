@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from src.generate import GenerationSettings, run_shard
+from src.data.generate import GenerationSettings, run_shard
 
 
 @pytest.fixture(scope="session")

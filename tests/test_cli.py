@@ -8,7 +8,7 @@ import pytest
 
 from src.cli import main
 from src.config import ROOT, get_profile
-from src.datasets import read_jets
+from src.data.datasets import read_jets
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -5,17 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src.datasets import (
+from src.data.datasets import (
     FIELDS,
     DataError,
     convert_toptag,
-    load_split,
     read_attrs,
     read_images,
     read_jets,
-    split_indices,
     write_jets,
 )
+from src.data.splits import load_split, split_indices
 
 
 def _arrays(generated):

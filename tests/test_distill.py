@@ -6,17 +6,12 @@ import numpy as np
 import pytest
 
 from src.backend import keras
-from src.distill import (
-    StudentSpec,
-    build_student,
-    load_student,
-    prune_encoder,
-    save_student,
-    sparsity,
-    student_scores,
-)
-from src.model import ModelSpec, build_model, count_macs
-from src.quantize import DistillSpec, regress
+from src.compress.prune import prune_encoder, sparsity
+from src.models.networks import build_model, count_macs
+from src.models.spec import ModelSpec, StudentSpec
+from src.models.store import load, save
+from src.models.student import build_student, student_scores
+from src.models.train import DistillSpec, regress
 
 HLS4ML_LAYERS = {"InputLayer", "QConv2D", "QDense", "QActivation", "AveragePooling2D",
                  "MaxPooling2D", "Flatten"}
@@ -56,14 +51,14 @@ def test_student_round_trips_through_save_and_load(tmp_path):
     rng = np.random.default_rng(0)
     model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32)
                        for w in model.get_weights()])
-    save_student(model, tmp_path / "s", {"student": {"filters": [2, 4], "dense": 8}})
-    again = load_student(tmp_path / "s")
+    save(model, tmp_path / "s", metadata={"student": {"filters": [2, 4], "dense": 8}})
+    again = load(tmp_path / "s")
     images = unit_sum_images(10)
     scores = student_scores(model, images)
     assert scores.shape == (10,) and np.all(np.isfinite(scores))
     np.testing.assert_array_equal(scores, student_scores(again, images))
-    with pytest.raises(ValueError, match="student"):
-        save_student(model, tmp_path / "t", {})
+    with pytest.raises(ValueError, match="no architecture entry"):
+        save(model, tmp_path / "t", metadata={})
 
 
 def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

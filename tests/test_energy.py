@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from src.compress.energy import energy_table, study_comparison, totals
+from src.compress.quantize import reduced_spec
 from src.config import get_profile
-from src.energy import STUDY_TABLE_3_2, STUDY_TABLE_3_4, energy_table, study_comparison, totals
-from src.model import build_encoder
-from src.quantize import QKerasFactory, reduced_spec
+from src.models.layers import QKerasFactory
+from src.models.networks import build_encoder
+from src.study import TABLE_3_2, TABLE_3_4
 
 NAMES = {0: "reduced float", 16: "quantized <16,6>"}
 
@@ -35,7 +37,7 @@ def test_table_total_is_the_sum_of_its_layers(tables):
         assert row["with instance norm [uJ]"] == pytest.approx(table["energy_nJ"].sum() / 1e3)
         assert row["QTools [uJ]"] == pytest.approx(table.attrs["qtools_total_nJ"] / 1e3, abs=1e-6)
         assert row["grouped MACs, with norm [uJ]"] < row["with instance norm [uJ]"]
-        assert row["study [uJ]"] == STUDY_TABLE_3_4[NAMES[bits]]
+        assert row["study [uJ]"] == TABLE_3_4.values[NAMES[bits]]
 
 
 def test_quantized_encoder_costs_less(tables):
@@ -56,11 +58,11 @@ def test_grouped_energy_follows_the_macs(tables):
 def test_float_layers_reproduce_the_study(tables):
     """Energy depends on the architecture only, which is the study's (Tables 3.2, 3.4)."""
     table = tables[0]
-    for name, value in STUDY_TABLE_3_2.items():
+    for name, value in TABLE_3_2.values.items():
         assert table.loc[name, "energy_nJ"] == pytest.approx(value, abs=0.05), name
     for bits, name in NAMES.items():
         total = tables[bits].attrs["qtools_total_nJ"] / 1e3
-        assert total == pytest.approx(STUDY_TABLE_3_4[name], abs=1e-4), name
+        assert total == pytest.approx(TABLE_3_4.values[name], abs=1e-4), name
     side = study_comparison(tables[0], tables[16])
     assert list(side.columns) == ["study, float", "ours, float", "ours, quantized"]
     assert side.loc["conv_fin"].tolist()[:2] == [2.7, pytest.approx(2.7)]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from src.config import ROOT
-from src.datasets import FIELDS, read_attrs, read_jets
-from src.generate import GenerationSettings, generate
+from src.data.datasets import FIELDS, read_attrs, read_jets
+from src.data.generate import GenerationSettings, generate
 
 
 def test_schema_and_selection_windows(generated):

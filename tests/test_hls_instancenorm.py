@@ -10,8 +10,10 @@ import pytest
 from src.backend import keras  # sets up TensorFlow for QKeras and hls4ml: import it first
 
 # isort: split
-from src import fpga, hls_instancenorm
-from src.layers import InstanceNormalization as KerasInstanceNorm
+from src.fpga import instancenorm
+from src.fpga.convert import convert
+from src.fpga.emulate import emulate
+from src.models.layers import InstanceNormalization as KerasInstanceNorm
 
 LSB = 2.0**-10  # ap_fixed<16,6>, the default precision of inputs, weights and outputs
 
@@ -48,7 +50,7 @@ def _reference(model: keras.Model, x: np.ndarray):
 
 
 def _bound(node, z, r, var, gamma, eps: float) -> np.ndarray:
-    """Worst-case error of the port, from the precisions it used (see src/hls_instancenorm.py).
+    """Worst-case error of the port, from the precisions it used (see src/instancenorm.py).
 
     1/sqrt: table bins (relative 2^-(log2 T + 1)), table rounding (2^-17 relative: half an LSB of
     ap_ufixed<18,1> over entries >= 0.5) and var + eps off by at most 2.5 LSBs of var_t (two
@@ -56,7 +58,7 @@ def _bound(node, z, r, var, gamma, eps: float) -> np.ndarray:
     the mean truncated to accum_t; the normalized value: one LSB of norm_t; the output: one LSB of
     ap_fixed<16,6> (truncation); 1e-5 for the float32 Keras reference.
     """
-    types = hls_instancenorm.internal_types(node)
+    types = instancenorm.internal_types(node)
     table_size = node.get_attr("table_size")
     in_prec = node.get_input_variable().type.precision
     n = node.get_attr("n_spatial")
@@ -77,8 +79,8 @@ def _check(model, tmp_path, rng, x_scale, io_type: str = "io_parallel",
     """
     shape = model.input_shape[1:]
     x = _on_grid(rng.normal(0.0, 1.0, (60, *shape)) * np.asarray(x_scale))
-    hls_model = fpga.convert(model, tmp_path / "prj", io_type=io_type, layer_config=layer_config)
-    y_hls = fpga.emulate(hls_model, x, n_workers=1, progress=False)
+    hls_model = convert(model, tmp_path / "prj", io_type=io_type, layer_config=layer_config)
+    y_hls = emulate(hls_model, x, n_workers=1, progress=False)
     y_keras, z, r, var, gamma = _reference(model, x)
     assert y_hls.shape == y_keras.shape
     err = np.abs(y_hls - y_keras)
@@ -89,13 +91,13 @@ def _check(model, tmp_path, rng, x_scale, io_type: str = "io_parallel",
 
 
 def test_register_is_idempotent():
-    hls_instancenorm.register()
-    hls_instancenorm.register()
+    instancenorm.register()
+    instancenorm.register()
     import hls4ml
 
-    assert hls4ml.model.layers.layer_map["InstanceNormalization"] is hls_instancenorm.InstanceNormalization
+    assert hls4ml.model.layers.layer_map["InstanceNormalization"] is instancenorm.InstanceNormalization
     assert "InstanceNormalization" in hls4ml.converters.get_supported_keras_layers()
-    assert hls_instancenorm.HEADER.is_file()
+    assert instancenorm.HEADER.is_file()
 
 
 @pytest.mark.parametrize("shape", [(5, 5, 4), (10, 10, 3)])
@@ -122,7 +124,7 @@ def test_io_stream_with_small_table(tmp_path):
 def test_precision_config_reaches_the_firmware(tmp_path):
     model = _inorm_model((5, 5, 4), None, np.random.default_rng(0))
     precision = {"accum": "ap_fixed<30,12>", "variance": "ap_ufixed<40,16>", "norm": "ap_fixed<20,5>"}
-    fpga.convert(model, tmp_path / "prj", layer_config={"inorm": {"Precision": precision,
+    convert(model, tmp_path / "prj", layer_config={"inorm": {"Precision": precision,
                                                                    "TableSize": 256}})
     text = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
     for line in ("typedef ap_fixed<30,12> accum_t;", "typedef ap_ufixed<40,16> var_t;",
@@ -141,4 +143,4 @@ def test_precision_config_reaches_the_firmware(tmp_path):
 def test_bad_configuration_is_a_clear_error(entries, message, tmp_path):
     model = _inorm_model((5, 5, 4), None, np.random.default_rng(0))
     with pytest.raises(ValueError, match=message):
-        fpga.convert(model, tmp_path / "prj", layer_config={"inorm": entries})
+        convert(model, tmp_path / "prj", layer_config={"inorm": entries})

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from fakes import LinearEncoder, unit_sum_images
 
-from src import latent as L
-from src.scores import softmax
+from src.analysis import latent as L
+from src.analysis.scores import softmax
 
 D, K = 3, 4
 
@@ -26,16 +26,16 @@ class FakeModel(LinearEncoder):
         self.w_dec = rng.normal(size=(D + K if kind == "jointvae" else D, 1600))
         self.decoded: list[np.ndarray] = []
 
-    def decoder(self, z, training=False):
+    def decode(self, z, batch_size=512):
         self.decoded.append(np.array(z))
-        return (1.0 / (1.0 + np.exp(-z @ self.w_dec))).reshape(len(z), 40, 40, 1)
+        return (1.0 / (1.0 + np.exp(-z @ self.w_dec))).reshape(len(z), 40, 40)
 
     def reconstruct(self, images, batch_size=512):
         enc = self.encode(images)
         z = enc["z"] if self.spec.kind == "ae" else enc["mu"]
         if self.spec.kind == "jointvae":
             z = np.concatenate([z, np.eye(K)[np.argmax(enc["logits"], axis=1)]], axis=1)
-        return self.decoder(z)[..., 0]
+        return self.decode(z)
 
 
 _images = unit_sum_images

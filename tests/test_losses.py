@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 from src.backend import tf
-from src.losses import (
+from src.models.losses import (
     Capacity,
     Objective,
     bce_sum,

@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 
 from src.backend import keras, seed_everything, tf
-from src.model import (
-    GroupedConv2D,
-    GumbelSoftmax,
-    LayerFactory,
-    ModelSpec,
-    build_model,
-    count_macs,
-    load,
-    save,
-)
+from src.models.layers import GroupedConv2D, GumbelSoftmax, LayerFactory
+from src.models.networks import build_model, count_macs
+from src.models.spec import ModelSpec
+from src.models.store import load, save
 
 TINY = {"filters": (4, 4, 8, 8), "depths": (1, 1, 1, 1), "groups": 2, "latent_dim": 4,
         "n_categories": 3, "decoder_base": 8, "decoder_filters": (4, 4, 4, 4),
@@ -68,7 +62,11 @@ def test_shapes_of_generative_kinds(kind, keys):
     assert [tuple(o.shape) for o in model.encoder.outputs] == [(None, d) for d in keys.values()]
     recon = model.reconstruct(x, batch_size=2)
     assert recon.shape == (5, 40, 40) and np.all((recon > 0) & (recon < 1))
-    np.testing.assert_allclose(recon, model.reconstruct(x), atol=1e-5)  # deterministic
+    np.testing.assert_array_equal(recon, model.reconstruct(x, batch_size=2))  # deterministic
+    # Another batch size may take other CPU kernels (oneDNN picks them by shape): the sums of
+    # a few thousand float32 products per output then round differently, by up to ~2e-5 on
+    # outputs of order 1 (measured); 1e-4 stays well inside float32 accumulation error.
+    np.testing.assert_allclose(recon, model.reconstruct(x), atol=1e-4)
     assert model.reconstruct(x[:0]).shape == (0, 40, 40)
     assert all(v.shape == (0, keys[k]) for k, v in model.encode(x[:0]).items())
     out = model(x[..., None], training=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from src.config import N_PIXELS, PIXEL_SIZE
-from src.preprocess import (
+from src.data.preprocess import (
     four_vectors_to_ptetaphi,
     jet_images,
     normalize,

@@ -12,16 +12,12 @@ from src.backend import keras  # sets TensorFlow up for QKeras: import it first
 # isort: split
 from qkeras import QActivation, QConv2D, QDense
 
+from src.compress.quantize import copy_weights, kernels, quantized_twin, reduced_spec
 from src.config import get_profile
-from src.model import ModelSpec, build_encoder, build_model, count_macs, load, read_record, save
-from src.quantize import (
-    QKerasFactory,
-    copy_weights,
-    kernels,
-    quantized_twin,
-    reduced_spec,
-)
-from src.train import cached
+from src.models.layers import QKerasFactory
+from src.models.networks import build_encoder, build_model, count_macs
+from src.models.spec import ModelSpec
+from src.models.store import cached, load, read_record, save
 
 SMOKE = get_profile("smoke")
 TABLE_3_2 = ("dconv_b0", "conv1_b0_0", "conv2_b0_0", "dconv_b1", "conv1_b1_0", "conv2_b1_0",

@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from src.analysis.scores import SCORE_COLUMNS, score_images
 from src.backend import seed_everything
 from src.cli import main
-from src.datasets import write_jets
-from src.model import ModelSpec, build_model, save
-from src.preprocess import normalize
-from src.scores import SCORE_COLUMNS, score_images
+from src.data.datasets import write_jets
+from src.data.preprocess import normalize
+from src.models.networks import build_model
+from src.models.spec import ModelSpec
+from src.models.store import save
 
 TINY = ModelSpec(filters=(4, 8), depths=(1, 0), groups=2, latent_dim=4, n_categories=3,
                  decoder_size=10, decoder_base=8, decoder_filters=(4, 4), decoder_depths=(1, 0),

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from fakes import LinearEncoder, unit_sum_images
 
-from src import scores as S
+from src.analysis import metrics as M
+from src.analysis import scores as S
 
 # Two 2x2 images and their reconstructions, worked out by hand below.
 X = np.array([[[0.5, 0.5], [0.0, 0.0]],
@@ -144,38 +145,38 @@ LABELS = np.array([0, 0, 1, 1])
 
 
 def test_auc_and_roc_hand_example():
-    fpr, tpr, _ = S.roc(SCORES, LABELS)
+    fpr, tpr, _ = M.roc(SCORES, LABELS)
     assert (fpr[0], tpr[0]) == (0.0, 0.0)
-    assert S.auc(SCORES, LABELS) == pytest.approx(0.75)
+    assert M.auc(SCORES, LABELS) == pytest.approx(0.75)
 
 
 def test_tpr_at_fpr_hand_example():
-    assert S.tpr_at_fpr(SCORES, LABELS, 0.25) == pytest.approx(0.5)
-    assert S.tpr_at_fpr(SCORES, LABELS, 0.5) == pytest.approx(1.0)
-    assert S.tpr_at_fpr(SCORES, LABELS, 1.0) == pytest.approx(1.0)
+    assert M.tpr_at_fpr(SCORES, LABELS, 0.25) == pytest.approx(0.5)
+    assert M.tpr_at_fpr(SCORES, LABELS, 0.5) == pytest.approx(1.0)
+    assert M.tpr_at_fpr(SCORES, LABELS, 1.0) == pytest.approx(1.0)
 
 
 def test_tpr_at_fpr_interpolates_along_a_diagonal_segment():
     # A background and a signal jet tie at score 1: that threshold jumps from (0, 0) to
     # (1, 1/2), so on the way TPR(f) = f / 2.
     scores, labels = np.array([1.0, 1.0, 0.0]), np.array([0, 1, 1])
-    assert S.tpr_at_fpr(scores, labels, 0.1) == pytest.approx(0.05)
-    assert S.tpr_at_fpr(scores, labels, 0.6) == pytest.approx(0.3)
+    assert M.tpr_at_fpr(scores, labels, 0.1) == pytest.approx(0.05)
+    assert M.tpr_at_fpr(scores, labels, 0.6) == pytest.approx(0.3)
 
 
 def test_auc_perfect_inverted_and_random():
     labels = np.repeat([0, 1], 5000)
-    assert S.auc(labels.astype(float), labels) == 1.0
-    assert S.auc(-labels.astype(float), labels) == 0.0  # reported as is, not flipped
+    assert M.auc(labels.astype(float), labels) == 1.0
+    assert M.auc(-labels.astype(float), labels) == 0.0  # reported as is, not flipped
     random = np.random.default_rng(0).random(labels.size)
-    assert S.auc(random, labels) == pytest.approx(0.5, abs=0.02)
-    assert S.tpr_at_fpr(random, labels, 0.1) == pytest.approx(0.1, abs=0.02)
+    assert M.auc(random, labels) == pytest.approx(0.5, abs=0.02)
+    assert M.tpr_at_fpr(random, labels, 0.1) == pytest.approx(0.1, abs=0.02)
 
 
 def test_orient_flips_only_scores_below_chance():
-    oriented, flipped = S.orient(-SCORES, LABELS)
-    assert flipped and S.auc(oriented, LABELS) == pytest.approx(0.75)
-    oriented, flipped = S.orient(SCORES, LABELS)
+    oriented, flipped = M.orient(-SCORES, LABELS)
+    assert flipped and M.auc(oriented, LABELS) == pytest.approx(0.75)
+    oriented, flipped = M.orient(SCORES, LABELS)
     assert not flipped and np.array_equal(oriented, SCORES)
 
 
@@ -187,10 +188,10 @@ def _sample(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_bootstrap_reproducible_and_seed_dependent():
     scores, labels = _sample()
-    first = S.bootstrap(scores, labels, "auc", n=50, seed=7)
-    assert S.bootstrap(scores, labels, "auc", n=50, seed=7) == first
-    assert S.bootstrap(scores, labels, "auc", n=50, seed=8) != first
-    assert first.mean == pytest.approx(S.auc(scores, labels), abs=3 * first.std)
+    first = M.bootstrap(scores, labels, "auc", n=50, seed=7)
+    assert M.bootstrap(scores, labels, "auc", n=50, seed=7) == first
+    assert M.bootstrap(scores, labels, "auc", n=50, seed=8) != first
+    assert first.mean == pytest.approx(M.auc(scores, labels), abs=3 * first.std)
     assert 0.0 < first.std < 0.05
 
 
@@ -199,10 +200,10 @@ def test_bootstrap_vectorized_equals_per_replicate(metric, fpr):
     scores, labels = _sample(600)
 
     def reference(s, y):
-        return S.auc(s, y) if metric == "auc" else S.tpr_at_fpr(s, y, fpr)
+        return M.auc(s, y) if metric == "auc" else M.tpr_at_fpr(s, y, fpr)
 
-    fast = S.bootstrap(scores, labels, metric, n=30, seed=3, fpr=fpr)
-    slow = S.bootstrap(scores, labels, reference, n=30, seed=3)
+    fast = M.bootstrap(scores, labels, metric, n=30, seed=3, fpr=fpr)
+    slow = M.bootstrap(scores, labels, reference, n=30, seed=3)
     assert fast.mean == pytest.approx(slow.mean, rel=1e-12)
     assert fast.std == pytest.approx(slow.std, rel=1e-9)
 
@@ -211,17 +212,17 @@ def test_metrics_table():
     scores, labels = _sample()
     bkg = pd.DataFrame({"good": scores[labels == 0], "inverted": -scores[labels == 0]})
     sig = {"good": scores[labels == 1], "inverted": -scores[labels == 1], "extra": np.ones(1000)}
-    table = S.metrics_table(bkg, sig, n_bootstrap=40, seed=1)
+    table = M.metrics_table(bkg, sig, n_bootstrap=40, seed=1)
     assert list(table.index) == ["good", "inverted"]
     assert list(table.columns) == ["auc", "auc_std", "tpr@fpr=0.1", "tpr@fpr=0.1_std",
                                    "tpr@fpr=0.01", "tpr@fpr=0.01_std"]
-    assert table.loc["good", "auc"] == pytest.approx(S.auc(scores, labels))
-    assert table.loc["inverted", "auc"] == pytest.approx(1 - S.auc(scores, labels))
-    assert table.loc["good", "tpr@fpr=0.1"] == pytest.approx(S.tpr_at_fpr(scores, labels, 0.1))
+    assert table.loc["good", "auc"] == pytest.approx(M.auc(scores, labels))
+    assert table.loc["inverted", "auc"] == pytest.approx(1 - M.auc(scores, labels))
+    assert table.loc["good", "tpr@fpr=0.1"] == pytest.approx(M.tpr_at_fpr(scores, labels, 0.1))
     assert table.loc["good", "auc_std"] == pytest.approx(table.loc["inverted", "auc_std"])
     assert (table.loc["good"].filter(like="_std") > 0).all()
     with pytest.raises(ValueError, match="missing"):
-        S.metrics_table(bkg, sig, scores=["extra"], n_bootstrap=2)
+        M.metrics_table(bkg, sig, scores=["extra"], n_bootstrap=2)
 
 
 @pytest.mark.parametrize("scores, labels, message", [
@@ -234,16 +235,16 @@ def test_metrics_table():
 ])
 def test_metric_input_validation(scores, labels, message):
     with pytest.raises(ValueError, match=message):
-        S.auc(scores, labels)
+        M.auc(scores, labels)
 
 
 def test_other_bad_inputs():
     with pytest.raises(ValueError, match="fpr must be in"):
-        S.tpr_at_fpr(SCORES, LABELS, 0.0)
+        M.tpr_at_fpr(SCORES, LABELS, 0.0)
     with pytest.raises(ValueError, match="unknown metric"):
-        S.bootstrap(SCORES, LABELS, "precision")
+        M.bootstrap(SCORES, LABELS, "precision")
     with pytest.raises(ValueError, match="at least 2"):
-        S.bootstrap(SCORES, LABELS, n=1)
+        M.bootstrap(SCORES, LABELS, n=1)
     with pytest.raises(ValueError, match="differs from reconstruction"):
         S.mse(X, X_HAT[:, :1])
     with pytest.raises(ValueError, match="mu shape"):
@@ -251,4 +252,4 @@ def test_other_bad_inputs():
     with pytest.raises(ValueError, match="logits must be"):
         S.kl_disc(np.zeros(4))
     with pytest.raises(ValueError, match="no score in common"):
-        S.metrics_table({"a": [1.0]}, {"b": [1.0]})
+        M.metrics_table({"a": [1.0]}, {"b": [1.0]})

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from src import train as train_module
 from src.backend import seed_everything
 from src.bench.training import matmul_rate, random_images, training_throughput
 from src.config import get_profile
-from src.model import ModelSpec, build_model
-from src.train import TrainSpec, fit, fit_classifier, train_or_load
+from src.models import train as train_module
+from src.models.networks import build_model
+from src.models.spec import ModelSpec
+from src.models.train import TrainSpec, fit, fit_classifier, train_or_load
 
 # Two stages each way keep the traced training graph (and so the tests) small.
 TINY = ModelSpec(filters=(4, 8), depths=(1, 0), groups=2, latent_dim=4, n_categories=3,

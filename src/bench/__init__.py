@@ -8,17 +8,16 @@ import platform
 import time
 from pathlib import Path
 
-from ..datasets import atomic_path
+from ..config import PROFILES
+from ..files import atomic_file
+from ..models.spec import ModelSpec
+from .emulation import emulation_throughput
+from .generation import generation_rate
+from .training import training_throughput
 
 
 def run(out_dir: Path, n_jets: int = 2000) -> dict:
     """Run every benchmark, write ``results.json`` and ``results.md`` into ``out_dir``."""
-    from ..config import PROFILES
-    from ..model import ModelSpec
-    from .emulation import emulation_throughput
-    from .generation import generation_rate
-    from .training import training_throughput
-
     report: dict = {
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpus": _cpus(), "load_average": os.getloadavg()[0]},
@@ -36,9 +35,9 @@ def run(out_dir: Path, n_jets: int = 2000) -> dict:
     print("[bench] emulation: hls4ml C++ of the default student, 2000 images ...", flush=True)
     report["emulation"] = [emulation_throughput()]
     out_dir = Path(out_dir)
-    with atomic_path(out_dir / "results.json") as tmp:
+    with atomic_file(out_dir / "results.json") as tmp:
         tmp.write_text(json.dumps(report, indent=2))
-    with atomic_path(out_dir / "results.md") as tmp:
+    with atomic_file(out_dir / "results.md") as tmp:
         tmp.write_text(markdown(report))
     print(markdown(report))
     return report

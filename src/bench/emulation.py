@@ -1,8 +1,8 @@
 """Emulation benchmark: images per second through a compiled hls4ml model, against the study.
 
 The study's C-simulation of its HLS encoder took 31 h 53 min for about 50,000 test images
-(:data:`src.fpga.STUDY_CSIM_SECONDS`); here the same kind of bit-accurate run is the hls4ml
-project's C++ built with g++ and called through ``ctypes`` (:func:`src.fpga.emulate`).
+(:data:`src.study.CSIM`); here the same kind of bit-accurate run is the hls4ml project's C++
+built with g++ and called through ``ctypes`` (:func:`src.fpga.emulate.emulate`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend import keras
 from ..config import get_profile, models_dir
+from ..fpga.convert import BOOK_SETTINGS, ensure_project, project_dir
+from ..fpga.emulate import emulate, library_ready, load_library
+from ..models.spec import StudentSpec
+from ..models.store import load
+from ..models.student import build_student
+from ..study import CSIM
 
 
 def random_jet_images(n: int, seed: int = 0, size: int = 40) -> np.ndarray:
@@ -36,34 +43,29 @@ def emulation_throughput(n_images: int = 2000, n_workers: int = 2, profile: str 
     library was compiled now and how long that took, the emulation wall time, images per second,
     seconds per 50,000 images and the study's C-simulation time over ours (``speedup_vs_study``).
     """
-    from .. import fpga
-    from ..distill import StudentSpec, build_student, load_student
-
     directory = models_dir(get_profile(profile)) / "student"
     # the reference project of chapter 6: the same settings share its compiled library
     settings = {"io_type": "io_parallel", "strategy": "Latency", "reuse_factor": 1,
-                "part": fpga.U250_PART, "clock_period": 5.0, "input_precision": "ap_ufixed<16,0>"}
+                **BOOK_SETTINGS["student"]}
     with tempfile.TemporaryDirectory(prefix="bench_emulation_") as scratch:
         try:
-            model, name = load_student(directory), f"trained student ({directory.name}, {profile})"
-            project = fpga.project_dir(directory, "io_parallel", "Latency", 1)
+            model, name = load(directory), f"trained student ({directory.name}, {profile})"
+            project = project_dir(directory, "io_parallel", "Latency", 1)
         except (FileNotFoundError, ValueError, OSError):
-            from ..backend import keras
-
             keras.utils.set_random_seed(seed)
             model, name = build_student(StudentSpec()), "untrained student-sized network"
             project = Path(scratch) / "hls4ml_prj"
-        hls_model, _ = fpga.ensure_project(model, project, **settings)
-        compiled_now = not fpga.library_ready(project)
+        hls_model, _ = ensure_project(model, project, **settings)
+        compiled_now = not library_ready(project)
         start = time.perf_counter()
-        fpga.load_library(hls_model)
+        load_library(hls_model)
         compile_s = time.perf_counter() - start if compiled_now else 0.0
         images = random_jet_images(n_images, seed)[..., None]
         start = time.perf_counter()
-        fpga.emulate(project, images, n_workers=n_workers, progress=False)
+        emulate(project, images, n_workers=n_workers, progress=False)
         wall = time.perf_counter() - start
     rate = n_images / wall
-    per_study = fpga.STUDY_CSIM_IMAGES / rate
+    per_study = CSIM.values["images"] / rate
     return {
         "model": name,
         "parameters": int(model.count_params()),
@@ -75,6 +77,6 @@ def emulation_throughput(n_images: int = 2000, n_workers: int = 2, profile: str 
         "wall_s": wall,
         "images_per_s": rate,
         "seconds_per_50k": per_study,
-        "study_seconds_per_50k": float(fpga.STUDY_CSIM_SECONDS),
-        "speedup_vs_study": fpga.STUDY_CSIM_SECONDS / per_study,
+        "study_seconds_per_50k": float(CSIM.values["seconds"]),
+        "speedup_vs_study": CSIM.values["seconds"] / per_study,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..generate import GenerationSettings, run_shard
+from ..data.generate import GenerationSettings, run_shard
 
 
 def generation_rate(process: str, n_jets: int = 1000, seed: int = 11,

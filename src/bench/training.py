@@ -8,8 +8,9 @@ import time
 import numpy as np
 
 from ..backend import seed_everything, tf
-from ..model import ModelSpec, build_model, count_macs
-from ..train import TrainSpec, compile_model
+from ..models.networks import build_model, count_macs
+from ..models.spec import ModelSpec
+from ..models.train import TrainSpec, compile_model
 
 
 def random_images(n: int, size: int = 40, seed: int = 0) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import N_PIXELS, PIXEL_SIZE
+from ..config import N_PIXELS, PIXEL_SIZE
 
 
 def wrap_phi(phi: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .backend import tf
+from ..backend import tf
 
 EPS = 1e-7
 

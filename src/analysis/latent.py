@@ -1,6 +1,6 @@
 """The latent space of a trained model: 2-D embeddings, category statistics, decoded paths.
 
-Models are used through their numpy interface (``spec``, ``encode``, ``decoder``), so this
+Models are used through their numpy interface (``spec``, ``encode``, ``decode``), so this
 module needs TensorFlow only through the model it is given. Everything is deterministic:
 encodings are posterior means and category probabilities, never samples, and every random
 draw comes from an explicit seed.
@@ -43,7 +43,7 @@ def embed(features: Any, method: Literal["umap", "tsne", "pca"] = "umap", seed: 
     if method == "umap":
         # umap imports TensorFlow and Keras (for ParametricUMAP): let the project's backend
         # set up legacy Keras first, or Keras 3 would take its place for the whole process.
-        from . import backend  # noqa: F401, I001
+        from .. import backend  # noqa: F401, I001
         import umap
 
         reducer = umap.UMAP(n_components=2, random_state=seed, n_jobs=1, **kw)
@@ -129,15 +129,6 @@ def category_profiles(logits: Any, values: Mapping[str, Any]) -> pd.DataFrame:
     return table
 
 
-def _decode(model: Any, z: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Decoder outputs (B, 40, 40) for latent vectors (B, decoder input size), batch by batch."""
-    parts = []
-    for start in range(0, len(z), batch_size):
-        out = np.asarray(model.decoder(z[start:start + batch_size].astype(np.float32), training=False))
-        parts.append(out[..., 0] if out.ndim == 4 else out)
-    return np.concatenate(parts)
-
-
 def interpolate(model: Any, image_a: np.ndarray, image_b: np.ndarray, steps: int = 10,
                 categories: Literal["onehot", "probabilities"] = "onehot") -> np.ndarray:
     """Decoded images (steps, 40, 40) along the straight line between two jets' encodings.
@@ -164,7 +155,7 @@ def interpolate(model: Any, image_a: np.ndarray, image_b: np.ndarray, steps: int
             q = np.eye(q.shape[1])[np.argmax(q, axis=1)]
         ends = np.concatenate([ends, q], axis=1)
     t = np.linspace(0.0, 1.0, steps)[:, None]
-    return _decode(model, (1.0 - t) * ends[0] + t * ends[1])
+    return model.decode((1.0 - t) * ends[0] + t * ends[1])
 
 
 def sample_prior(model: Any, n: int, seed: int = 0, batch_size: int = 512) -> np.ndarray:
@@ -180,4 +171,4 @@ def sample_prior(model: Any, n: int, seed: int = 0, batch_size: int = 512) -> np
     if kind == "jointvae":
         k = model.spec.n_categories
         z = np.concatenate([z, np.eye(k)[rng.integers(0, k, n)]], axis=1)
-    return _decode(model, z, batch_size)
+    return model.decode(z, batch_size)

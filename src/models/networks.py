@@ -1,4 +1,4 @@
-"""Joint VAE, VAE, AE and a supervised classifier for 40x40 jet images.
+"""Networks: joint VAE, VAE, AE and a supervised classifier for 40x40 jet images.
 
 One builder makes every model from a :class:`ModelSpec`. The encoder layers come from a
 :class:`LayerFactory`, so a quantized encoder with the same topology and layer names is a
@@ -8,153 +8,21 @@ arrays, each normalized to unit sum; the channel axis is added here.
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from .backend import keras, tf
-from .layers import InstanceNormalization
+from ..backend import keras, tf
+from .layers import (
+    GaussianSampling,
+    GumbelSoftmax,
+    LayerFactory,
+    QKerasFactory,
+    SpatialBroadcast,
+)
 from .losses import image_metrics
-
-KINDS = ("jointvae", "vae", "ae", "classifier")
-ACTIVATIONS = ("leaky_relu", "relu")
-#: Keys of :meth:`AutoEncoder.encode`, in the order of the encoder outputs.
-ENCODER_OUTPUTS = {"jointvae": ("logits", "mu", "logvar"), "vae": ("mu", "logvar"), "ae": ("z",)}
-SPEC_FILE = "spec.json"
-HISTORY_FILE = "history.json"
-WEIGHTS_FILE = "weights.h5"
-_QUANTIZATION_FIELDS = ("bits", "integer_bits")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Architecture of a model; the defaults are the study's full JointVAE.
-
-    ``groups`` applies to every encoder conv but the first; ``final_filters = 0`` means no
-    ``conv_fin`` layer (conv + instance norm, no activation). ``negative_slope`` is the
-    leaky-ReLU slope (0.2, TensorFlow's ``leaky_relu`` default). The decoder broadcasts z
-    on a ``decoder_size`` x ``decoder_size`` grid (3, the authors' setting), doubles it once
-    per entry of ``decoder_filters`` (ungrouped up-sampling convs, residual blocks with
-    ``decoder_groups``) and crops the centre ``image_size`` x ``image_size``.
-
-    ``bits = 0`` is a float model; ``bits > 0`` quantizes the encoder with QKeras (see
-    :class:`src.quantize.QKerasFactory`): ``bits`` total and ``integer_bits`` integer bits
-    for kernels, biases and activations (the decoder, only needed for training, stays float).
-    """
-
-    kind: str = "jointvae"
-    image_size: int = 40
-    kernel: int = 3
-    filters: tuple[int, ...] = (32, 64, 128, 128)
-    depths: tuple[int, ...] = (1, 2, 2, 1)
-    groups: int = 8
-    activation: str = "leaky_relu"
-    negative_slope: float = 0.2
-    final_filters: int = 0
-    final_groups: int = 1
-    latent_dim: int = 32
-    n_categories: int = 20
-    temperature: float = 50.0
-    eps: float = 1e-7
-    decoder_size: int = 3
-    decoder_base: int = 256
-    decoder_filters: tuple[int, ...] = (32, 128, 128, 64)
-    decoder_depths: tuple[int, ...] = (1, 1, 1, 1)
-    decoder_groups: int = 8
-    bits: int = 0
-    integer_bits: int = 6
-
-    def __post_init__(self) -> None:
-        for name in ("filters", "depths", "decoder_filters", "decoder_depths"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
-        _validate(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelSpec:
-        """Spec from (JSON) data, with a one-line error for unknown fields."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelSpec fields: {', '.join(unknown)}")
-        return cls(**values)
-
-    def replace(self, **changes: Any) -> ModelSpec:
-        """Copy with some fields changed."""
-        return replace(self, **changes)
-
-
-def _validate(spec: ModelSpec) -> None:
-    def need(ok: bool, message: str) -> None:
-        if not ok:
-            raise ValueError(f"invalid ModelSpec: {message}")
-
-    need(spec.kind in KINDS, f"kind {spec.kind!r} not in {KINDS}")
-    need(spec.activation in ACTIVATIONS, f"activation {spec.activation!r} not in {ACTIVATIONS}")
-    need(len(spec.filters) == len(spec.depths) > 0, "filters and depths need the same length")
-    need(len(spec.decoder_filters) == len(spec.decoder_depths) > 0,
-         "decoder_filters and decoder_depths need the same length")
-    for i, f in enumerate(spec.filters):
-        need(f % spec.groups == 0, f"filters[{i}]={f} not divisible by groups={spec.groups}")
-    if spec.final_filters:
-        need(spec.final_filters % spec.final_groups == 0 and
-             spec.filters[-1] % spec.final_groups == 0,
-             f"final_groups={spec.final_groups} must divide final_filters and filters[-1]")
-    for i, (f, d) in enumerate(zip(spec.decoder_filters, spec.decoder_depths, strict=True)):
-        need(d == 0 or f % spec.decoder_groups == 0,
-             f"decoder_filters[{i}]={f} not divisible by decoder_groups={spec.decoder_groups}")
-    size = spec.decoder_size * 2 ** len(spec.decoder_filters)
-    need(size >= spec.image_size, f"decoder output {size} smaller than image_size {spec.image_size}")
-    need(spec.temperature > 0 and spec.eps > 0, "temperature and eps must be positive")
-    need(spec.bits == 0 or spec.bits >= 2, f"bits={spec.bits} must be 0 (float) or >= 2")
-    need(spec.integer_bits >= 0, f"integer_bits={spec.integer_bits} must be >= 0")
-    if spec.bits and spec.activation == "leaky_relu":
-        slope = spec.negative_slope
-        need(slope == 0 or (slope > 0 and math.log2(slope).is_integer()),
-             f"a quantized leaky ReLU needs negative_slope 0 or a power of two, got {slope}")
-
-
-@keras.utils.register_keras_serializable(package="jvae")
-class GroupedConv2D(keras.layers.Conv2D):
-    """``Conv2D(groups > 1)`` with the same weights and arithmetic, but fast on CPU.
-
-    Keras routes grouped convolutions through an XLA-compiled op whose CPU gradient is
-    about 100x slower than TensorFlow's own (oneDNN) grouped convolution, used here.
-    """
-
-    def _jit_compiled_convolution_op(self, inputs, kernel):
-        return self.convolution_op(inputs, kernel)
-
-
-class LayerFactory:
-    """Float Keras layers of the encoder; override the methods to build other layer types.
-
-    Grouped convolutions are :class:`GroupedConv2D`, the others plain ``Conv2D``.
-    """
-
-    def conv(self, filters: int, kernel: int, strides: int, groups: int, name: str):
-        layer = GroupedConv2D if groups > 1 else keras.layers.Conv2D
-        return layer(filters, kernel, strides=strides, padding="same", groups=groups,
-                     kernel_initializer="he_normal", name=name)
-
-    def dense(self, units: int, name: str):
-        return keras.layers.Dense(units, kernel_initializer="he_normal", name=name)
-
-    def activation(self, kind: str, negative_slope: float, name: str):
-        if kind == "relu":
-            return keras.layers.ReLU(name=name)
-        return keras.layers.LeakyReLU(alpha=negative_slope, name=name)
-
-    def norm(self, name: str):
-        return InstanceNormalization(name=name)
+from .spec import ENCODER_OUTPUTS, ModelSpec
 
 
 def _conv_block(x, factory: LayerFactory, spec: ModelSpec, filters: int, groups: int,
@@ -211,29 +79,6 @@ def decoder_input_dim(spec: ModelSpec) -> int:
     return spec.latent_dim + (spec.n_categories if spec.kind == "jointvae" else 0)
 
 
-@keras.utils.register_keras_serializable(package="jvae")
-class SpatialBroadcast(keras.layers.Layer):
-    """Tile a latent vector on a ``size`` x ``size`` grid and append (x, y) in [-1, 1]."""
-
-    def __init__(self, size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.size = int(size)
-        axis = np.linspace(-1.0, 1.0, self.size, dtype=np.float32)
-        xx, yy = np.meshgrid(axis, axis)
-        self.coords = tf.constant(np.stack([xx, yy], axis=-1)[None])
-
-    def call(self, z):
-        batch = tf.shape(z)[0]
-        tiled = tf.tile(z[:, None, None, :], [1, self.size, self.size, 1])
-        return tf.concat([tiled, tf.tile(self.coords, [batch, 1, 1, 1])], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.size, self.size, input_shape[-1] + 2)
-
-    def get_config(self):
-        return {**super().get_config(), "size": self.size}
-
-
 def build_decoder(spec: ModelSpec) -> keras.Model:
     """Spatial-broadcast decoder with bilinear up-sampling blocks and a sigmoid output."""
     f = LayerFactory()
@@ -252,33 +97,6 @@ def build_decoder(spec: ModelSpec) -> keras.Model:
     x = keras.layers.Conv2D(1, spec.kernel, padding="same", activation="sigmoid",
                             kernel_initializer="he_normal", name="reco")(x)
     return keras.Model(z, x, name="decoder")
-
-
-@keras.utils.register_keras_serializable(package="jvae")
-class GaussianSampling(keras.layers.Layer):
-    """Reparameterized Gaussian sample ``mu + exp(logvar / 2) * N(0, 1)``."""
-
-    def call(self, inputs):
-        mu, logvar = inputs
-        return mu + tf.exp(0.5 * logvar) * tf.random.normal(tf.shape(mu))
-
-
-@keras.utils.register_keras_serializable(package="jvae")
-class GumbelSoftmax(keras.layers.Layer):
-    """Gumbel-Softmax sample ``softmax((logits + g) / T)``, ``g = -log(-log(u + eps) + eps)``."""
-
-    def __init__(self, temperature: float = 50.0, eps: float = 1e-7, **kwargs):
-        super().__init__(**kwargs)
-        self.temperature = float(temperature)
-        self.eps = float(eps)
-
-    def call(self, logits):
-        u = tf.random.uniform(tf.shape(logits))
-        g = -tf.math.log(-tf.math.log(u + self.eps) + self.eps)
-        return tf.nn.softmax((logits + g) / self.temperature, axis=-1)
-
-    def get_config(self):
-        return {**super().get_config(), "temperature": self.temperature, "eps": self.eps}
 
 
 def as_model_input(images: np.ndarray, image_size: int) -> np.ndarray:
@@ -306,10 +124,16 @@ def _batched(network: keras.Model, x: np.ndarray, batch_size: int) -> list[np.nd
     return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
 
 
-def encoder_outputs(encoder: keras.Model, images: np.ndarray, kind: str = "jointvae",
+def encoder_outputs(model: Any, images: np.ndarray, kind: str = "jointvae",
                     batch_size: int = 512) -> dict[str, np.ndarray]:
-    """Outputs of a bare encoder of ``kind`` by name (:data:`ENCODER_OUTPUTS`), batch-wise."""
-    outputs = _batched(encoder, as_model_input(images, encoder.input_shape[1]), batch_size)
+    """Encoder outputs by name (:data:`src.models.spec.ENCODER_OUTPUTS`), batch-wise.
+
+    ``model`` is a model with an ``encode`` method (an :class:`AutoEncoder`), whose own kind
+    then applies, or a bare encoder network of ``kind``.
+    """
+    if hasattr(model, "encode"):
+        return model.encode(images, batch_size)
+    outputs = _batched(model, as_model_input(images, model.input_shape[1]), batch_size)
     return dict(zip(ENCODER_OUTPUTS[kind], outputs, strict=True))
 
 
@@ -437,85 +261,12 @@ class Classifier(_PlainAttributes, keras.Model):
 def build_model(spec: ModelSpec, factory: LayerFactory | None = None) -> keras.Model:
     """The model of ``spec`` with its variables created (QKeras encoder when ``spec.bits``)."""
     if factory is None and spec.bits:
-        from .quantize import QKerasFactory
-
         factory = QKerasFactory(spec.bits, spec.integer_bits)
     if spec.kind == "classifier":
         model = Classifier(spec, build_encoder(spec, factory))
     else:
         model = AutoEncoder(spec, build_encoder(spec, factory), build_decoder(spec))
     model(tf.zeros((1, spec.image_size, spec.image_size, 1)), training=False)
-    return model
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
-
-
-@contextmanager
-def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
-    """A temporary folder, renamed to ``path`` (replacing what was there) if the block succeeds.
-
-    ``path`` is always either the old complete folder or the new one; on an error the
-    temporary folder is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if path.exists():
-        os.rename(path, old)
-    os.rename(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def save(model: keras.Model, path: str | os.PathLike, history: dict | None = None,
-         metadata: dict | None = None) -> Path:
-    """Write ``weights.h5``, ``spec.json`` (spec + ``metadata``) and ``history.json``.
-
-    The folder is written by :func:`atomic_folder`, so ``path`` is either the old complete
-    model or the new one. ``history`` defaults to the history of the last
-    :func:`src.train.fit` call.
-    """
-    with atomic_folder(path) as tmp:
-        model.save_weights(str(tmp / WEIGHTS_FILE))
-        _write_json(tmp / SPEC_FILE, {**(metadata or {}), "model": asdict(model.spec)})
-        history = history if history is not None else model.training_history
-        if history is not None:
-            _write_json(tmp / HISTORY_FILE, {k: [float(v) for v in vals]
-                                             for k, vals in history.items()})
-    return Path(path)
-
-
-def read_record(path: str | os.PathLike) -> dict:
-    """Contents of a saved model's ``spec.json``.
-
-    A ``model`` entry written before the quantization fields existed reads as a float spec
-    (the fields get their defaults), so older caches still match their settings.
-    """
-    spec_path = Path(path) / SPEC_FILE
-    if not spec_path.is_file():
-        raise FileNotFoundError(f"no saved model at {path} ({SPEC_FILE} missing)")
-    record = json.loads(spec_path.read_text())
-    if isinstance(record.get("model"), dict):
-        record["model"] = {**{name: getattr(ModelSpec, name) for name in _QUANTIZATION_FIELDS},
-                           **record["model"]}
-    return record
-
-
-def load(path: str | os.PathLike) -> keras.Model:
-    """Model written by :func:`save`, with ``training_history`` when it was stored."""
-    path = Path(path)
-    model = build_model(ModelSpec.from_dict(read_record(path)["model"]))
-    model.load_weights(str(path / WEIGHTS_FILE))
-    if (path / HISTORY_FILE).is_file():
-        model.training_history = json.loads((path / HISTORY_FILE).read_text())
     return model
 
 
@@ -541,3 +292,14 @@ def count_macs(model: keras.Model) -> dict[str, int]:
         elif isinstance(layer, keras.layers.Dense):
             macs[layer.name] = int(layer.get_input_shape_at(0)[-1]) * int(layer.units)
     return macs
+
+
+def layer_table(network: keras.Model) -> pd.DataFrame:
+    """One row per layer with weights or multiplications: type, output shape, parameters and
+    MACs per image (:func:`count_macs`), indexed by layer name."""
+    macs = count_macs(network)
+    rows = [{"layer": layer.name, "type": type(layer).__name__,
+             "output shape": str(tuple(layer.output_shape[1:])),
+             "parameters": layer.count_params(), "MACs": macs.get(layer.name, 0)}
+            for layer in _leaf_layers(network) if layer.count_params() or layer.name in macs]
+    return pd.DataFrame(rows).set_index("layer")

@@ -1,4 +1,4 @@
-"""HDF5 jet files (schema version 1): atomic writing, validating reading, splits, converter.
+"""HDF5 jet files (schema version 1): atomic writing, validating reading, converter.
 
 A file holds one sample: ``images`` (N, 40, 40) of raw pixel pT in GeV and, optionally,
 ``constituents`` (N, 200, 3) as (pt, eta, phi), ``jet_pt``, ``jet_eta``, ``jet_phi``,
@@ -9,17 +9,16 @@ generator, the seeds and every setting used. Readers need only ``images``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from .config import MAX_CONSTITUENTS, N_PIXELS
-from .preprocess import four_vectors_to_ptetaphi, jet_images, normalize
+from ..config import MAX_CONSTITUENTS, N_PIXELS
+from ..files import atomic_file
+from .preprocess import four_vectors_to_ptetaphi, jet_images
 
 SCHEMA_VERSION = 1
 FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
@@ -36,19 +35,6 @@ FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
 
 class DataError(ValueError):
     """A jet file that cannot be used; the message names the file and the problem."""
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` and move it into place only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class JetFileWriter:
@@ -71,7 +57,7 @@ class JetFileWriter:
 @contextmanager
 def open_writer(path: Path, n_jets: int, fields: Sequence[str], attrs: dict) -> Iterator[JetFileWriter]:
     """Atomic writer of a schema-1 file: a temporary file renamed into place at the end."""
-    with atomic_path(path) as tmp:
+    with atomic_file(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["schema_version"] = SCHEMA_VERSION
             for key, value in attrs.items():
@@ -160,37 +146,6 @@ def n_jets(path: Path) -> int:
         if "images" not in h5:
             raise DataError(f"{path}: no 'images' dataset")
         return int(h5["images"].shape[0])
-
-
-@dataclass(frozen=True)
-class Split:
-    """Row indices of one sample: fit (training), validation and test."""
-
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-
-def split_indices(n: int, seed: int, test_fraction: float = 0.25,
-                  val_fraction: float = 0.15) -> Split:
-    """Seeded 75/25 train/test split; ``val_fraction`` of the training part is validation."""
-    if n <= 0:
-        raise ValueError("cannot split an empty sample")
-    order = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(n * test_fraction))
-    test, train = order[:n_test], order[n_test:]
-    n_val = int(round(len(train) * val_fraction))
-    return Split(train=np.sort(train[n_val:]), val=np.sort(train[:n_val]), test=np.sort(test))
-
-
-def load_split(path: Path, seed: int, part: str, fields: Sequence[str] = ("images",),
-               normalized: bool = True) -> dict[str, np.ndarray]:
-    """One part ('train', 'val' or 'test') of a sample; images normalized to unit sum."""
-    split = split_indices(n_jets(path), seed)
-    data = read_jets(path, fields, getattr(split, part))
-    if normalized and "images" in data:
-        data["images"] = normalize(data["images"])
-    return data
 
 
 def convert_toptag(source: Path, out: Path, chunk: int = 50_000) -> Path:

@@ -57,47 +57,19 @@ Layers without arithmetic (input, flatten, reshape, dropout) get no row. Widths:
 quantizers give the weight and activation bits; other tensors get ``default_bits`` (hls4ml's model
 default precision, 16 bits in ``ap_fixed<16,6>``), and ``precision_overrides`` can set any of them.
 
-Cross-check with hls4ml: :func:`hls4ml_layer_table` reads from a converted hls4ml model the
-products per pixel/pass, the non-zero weights, the reuse factor hls4ml actually chose (it moves
-invalid values to the closest valid one), the number of passes, and hls4ml's own multiplier count
-(``multiplier_limit``, which leaves out the products with zero weights); :func:`compare_with_hls4ml`
-sets them next to this estimate.
+The estimate is set beside hls4ml's own plan of the multipliers in :mod:`src.fpga.crosscheck`
+and searched over in :mod:`src.fpga.search`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
-__all__ = [
-    "DEVICES",
-    "device_capacity",
-    "estimate_model",
-    "eq314_factor",
-    "linear_scaling",
-    "hls4ml_layer_table",
-    "compare_with_hls4ml",
-    "scan",
-    "tune",
-    "study_table_3_5",
-]
-
-#: Resources of the FPGAs of the study, as Vivado counts them (BRAM in 18 Kb halves).
-#: Alveo U250 card (device xcu250-figd2104-2L-e) and Virtex UltraScale+ VU13P are the same die
-#: size: 1,728K CLB LUTs, 3,456K CLB flip-flops, 12,288 DSP48E2 slices, 2,688 block RAMs of
-#: 36 Kb (= 5,376 BRAM_18K, 94.5 Mb) and 1,280 UltraRAMs (Xilinx UltraScale+ product selection
-#: guide XMP103, Virtex UltraScale+ table; Alveo U250 data sheet DS962). Vivado HLS reports the
-#: xcu250 as BRAM_18K 5376, DSP 12288, FF 3456000, LUT 1728000, URAM 1280, and the study's
-#: Table 3.5 percentages agree (288 BRAM_18K = 5 %, 377 = 7 %, 752 DSP = 6 %).
-DEVICES: dict[str, dict[str, int]] = {
-    "xcu250": {"DSP": 12_288, "LUT": 1_728_000, "FF": 3_456_000, "BRAM_18K": 5_376, "URAM": 1_280},
-    "xcvu13p": {"DSP": 12_288, "LUT": 1_728_000, "FF": 3_456_000, "BRAM_18K": 5_376, "URAM": 1_280},
-}
-RESOURCES = ("DSP", "LUT", "FF", "BRAM_18K")
+from .devices import CLOCK_NS, RESOURCES, U250_PART, device_capacity
 
 DSP_A_BITS, DSP_B_BITS = 27, 18  # DSP48E2 multiplier (UG579)
 DSP_PIPELINE = 3  # A/B, M and P registers of a DSP48E2
@@ -114,15 +86,6 @@ _KNOWN = _PASS_THROUGH | _POOLING | {"Conv2D", "QConv2D", "Dense", "QDense", "In
                                      "Add"}
 _PIECEWISE_LINEAR = {"linear", "relu", "relu6", "leaky_relu", "quantized_relu", "quantized_bits",
                      "ReLU", "LeakyReLU", "binary", "ternary"}
-
-
-def device_capacity(part: str) -> dict[str, int]:
-    """Resources of an FPGA part (``xcu250...`` or ``xcvu13p...``, any package/speed suffix)."""
-    key = part.lower()
-    for name, capacity in DEVICES.items():
-        if key.startswith(name):
-            return dict(capacity)
-    raise ValueError(f"unknown FPGA part {part!r} (known: {', '.join(DEVICES)})")
 
 
 @dataclass
@@ -229,8 +192,8 @@ def estimate_model(
     strategy: str = "Latency",
     io_type: str = "io_parallel",
     precision_overrides: Mapping[str, Mapping[str, int]] | None = None,
-    part: str = "xcu250-figd2104-2L-e",
-    clock_period: float = 5.0,
+    part: str = U250_PART,
+    clock_period: float = CLOCK_NS,
     default_bits: int = 16,
     parallelization_factor: int | Mapping[str, int | None] | None = None,
     dsp_threshold_bits: int = 10,
@@ -414,214 +377,3 @@ def _instancenorm(shape: tuple[int, ...], a: int, w: int, reuse: int, stream: bo
         latency=latency + (2 * n if stream else 0),
         ii=(2 * n + latency) if stream else reuse,
     )
-
-
-def scan(keras_model, settings: Sequence[Mapping[str, Any]], **common: Any) -> pd.DataFrame:
-    """Total ESTIMATE of one model under several settings.
-
-    Each setting is a dict of :func:`estimate_model` keyword arguments (merged over ``common``).
-    One row per setting: its entries (a mapping shown as text), then the total ``DSP``, ``LUT``,
-    ``FF``, ``BRAM_18K``, their ``%`` of the part, ``latency_cycles``, ``latency_ns``,
-    ``II_cycles`` and ``II_ns`` (the clock period times the II).
-    """
-    columns = [*RESOURCES, *(f"{k}_%" for k in RESOURCES), "latency_cycles", "latency_ns",
-               "II_cycles"]
-    rows = []
-    for setting in settings:
-        arguments = {**common, **setting}
-        total = estimate_model(keras_model, **arguments).loc["total", columns]
-        row = {k: str(dict(v)) if isinstance(v, Mapping) else v for k, v in setting.items()}
-        row.update(total.to_dict())
-        row["II_ns"] = row["II_cycles"] * float(arguments.get("clock_period", 5.0))
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def tune(keras_model, budget: Mapping[str, float],
-         reuse_factors: Sequence[int] = (1, 2, 4, 8, 16, 32, 64), **common: Any) -> tuple[dict[str, dict[str, int]], pd.DataFrame]:
-    """Per-layer reuse and parallelization factors of low ESTIMATED latency within a budget.
-
-    ``budget`` maps resources to the % of the part they may take (e.g. ``{"DSP": 10, "LUT": 10}``).
-    Convolutions, dense layers and instance norms get a reuse factor from ``reuse_factors``;
-    ``io_parallel`` convolutions also a parallelization factor, a divisor of their output pixels
-    (hls4ml accepts no other). A layer's estimate does not depend on the others' settings, so each
-    layer's options are estimated once; a greedy search starts from the cheapest option of every
-    layer and repeatedly takes the change with the largest latency saving per share of the budget
-    it adds, while the totals stay within the budget. Returns ``({"reuse_factor": {layer: R},
-    "parallelization_factor": {layer: PF}}, estimate_model table of that choice)``; raises
-    ``ValueError`` if even the cheapest options exceed the budget.
-    """
-    base = estimate_model(keras_model, **common)
-    stream = common.get("io_type", "io_parallel") == "io_stream"
-    tunable = base.index[base["type"].isin(["Conv2D", "QConv2D", "Dense", "QDense",
-                                            "InstanceNormalization"])]
-    pixels = {layer.name: _pixels(_shape(layer.output_shape)) for layer in keras_model.layers}
-    pfs = sorted({d for n in tunable for d in range(1, pixels[n] + 1) if pixels[n] % d == 0})
-    limit = {k: v * device_capacity(common.get("part", "xcu250"))[k] / 100 for k, v in budget.items()}
-    options: dict[str, dict[tuple[int, int], pd.Series]] = {n: {} for n in tunable}
-    for reuse in reuse_factors:
-        for pf in (pfs if not stream else [1]):
-            table = estimate_model(keras_model, **{**common, "reuse_factor": reuse,
-                                                   "parallelization_factor": pf})
-            for name in tunable:
-                conv = base.loc[name, "type"].endswith("Conv2D") and not stream
-                if (pixels[name] % pf == 0) if conv else pf == 1:
-                    options[name][reuse, pf if conv else 1] = table.loc[name]
-    fixed = base.drop(index=[*tunable, "total"])
-    total = {k: float(fixed[k].sum()) for k in limit}
-
-    def share(row: pd.Series) -> float:
-        return max(row[k] / limit[k] for k in limit)
-
-    choice = {n: min(opts, key=lambda key, o=opts: (share(o[key]), o[key]["latency_cycles"]))
-              for n, opts in options.items()}
-    for name, key in choice.items():
-        for k in limit:
-            total[k] += options[name][key][k]
-    if any(total[k] > limit[k] for k in limit):
-        raise ValueError(f"even the cheapest settings exceed the budget {dict(budget)}: {total}")
-    while True:
-        best, best_gain = None, 0.0
-        for name, opts in options.items():
-            now = opts[choice[name]]
-            for key, row in opts.items():
-                saved = now["latency_cycles"] - row["latency_cycles"]
-                added = {k: row[k] - now[k] for k in limit}
-                if saved <= 0 or any(total[k] + added[k] > limit[k] for k in limit):
-                    continue
-                gain = saved / max(max(added[k] / limit[k] for k in limit), 1e-9)
-                if gain > best_gain:
-                    best, best_gain = (name, key, added), gain
-        if best is None:
-            break
-        name, key, added = best
-        choice[name] = key
-        for k in limit:
-            total[k] += added[k]
-    settings = {"reuse_factor": {n: r for n, (r, _) in choice.items()},
-                "parallelization_factor": {n: pf for n, (_, pf) in choice.items()
-                                           if base.loc[n, "type"].endswith("Conv2D")}}
-    merged = {**common, "reuse_factor": settings["reuse_factor"],
-              "parallelization_factor": {"default": 1, **settings["parallelization_factor"]}}
-    return settings, estimate_model(keras_model, **merged)
-
-
-#: The study's Table 3.5 (thesis): Vivado HLS 2020.1 estimates for blocks of the quantized reduced
-#: encoder on the U250 at 5 ns, with the shape column (h_in, w_in, d_in, d_out) as printed. The
-#: conv2_b0_0 row was not synthesized: it is conv2_b1_1 times 16 (eq. 3.14).
-STUDY_TABLE_3_5 = {
-    "conv2_b0_0": ((20, 20, 16, 10), 752, 6_189_696, 229_536, 288),
-    "conv2_b1_1": ((10, 10, 20, 5), 47, 386_856, 14_346, 18),
-    "dconv_b2": ((5, 5, 4, 4), 15, 309_544, 9_352, 4),
-    "final block": ((5, 5, 4, 2), 851, 91_763, 28_074, 377),
-}
-
-
-def study_table_3_5(part: str = "xcu250-figd2104-2L-e") -> pd.DataFrame:
-    """:data:`STUDY_TABLE_3_5` as a table with each resource's ``%`` of ``part``."""
-    capacity = device_capacity(part)
-    table = pd.DataFrame.from_dict(
-        {name: {"shape": shape, **dict(zip(RESOURCES, values, strict=True))}
-         for name, (shape, *values) in STUDY_TABLE_3_5.items()}, orient="index")
-    for key in RESOURCES:
-        table[f"{key}_%"] = 100.0 * table[key] / capacity[key]
-    table.index.name = "block"
-    return table
-
-
-def eq314_factor(target: tuple[int, int, int, int], reference: tuple[int, int, int, int],
-                 stride: int = 2) -> float:
-    """Scaling factor of the study's eq. 3.14 between two strided convolutions ``a`` and ``b``.
-
-    ``rho(a, b) = (h_in^a/s * w_in^a/s * d_in^a * d_out^a) / (h_in^b/s * w_in^b/s * d_in^b * d_out^b)``
-    with each layer given as ``(h_in, w_in, d_in, d_out)``, ``d`` the channels. For equal kernels
-    and strides this is the ratio of their multiplications. The thesis prints ``d_in^b`` twice in
-    the denominator; its Table 3.5 (factor 16 between conv2_b0_0, (20, 20, 16) -> 20 channels, and
-    conv2_b1_1, (10, 10, 20) -> 4 channels) is reproduced with ``d_out^b``.
-    """
-    for shape in (target, reference):
-        if len(shape) != 4 or min(shape) < 1:
-            raise ValueError(f"a layer is (h_in, w_in, d_in, d_out) with positive entries, got {shape}")
-    h_a, w_a, di_a, do_a = target
-    h_b, w_b, di_b, do_b = reference
-    return ((h_a / stride) * (w_a / stride) * di_a * do_a) / ((h_b / stride) * (w_b / stride) * di_b * do_b)
-
-
-def linear_scaling(reference_resources: Mapping[str, float], target: tuple[int, int, int, int],
-                   reference: tuple[int, int, int, int], stride: int = 2,
-                   part: str | None = "xcu250-figd2104-2L-e") -> dict[str, float]:
-    """ESTIMATE the resources of a convolution too big to synthesize from a synthesized smaller one.
-
-    The reference layer's resources (e.g. ``{"DSP": 47, "LUT": 386856}``) are multiplied by
-    :func:`eq314_factor` (the study's eq. 3.14). With ``part``, ``<resource>_%`` entries give the
-    share of the device for the resources it knows.
-    """
-    factor = eq314_factor(target, reference, stride)
-    scaled = {key: float(value) * factor for key, value in reference_resources.items()}
-    if part is not None:
-        capacity = device_capacity(part)
-        scaled.update({f"{k}_%": 100.0 * v / capacity[k] for k, v in list(scaled.items()) if k in capacity})
-    return scaled
-
-
-def hls4ml_layer_table(hls_model) -> pd.DataFrame:
-    """What a converted hls4ml model will instantiate, per convolution and dense layer.
-
-    Columns: ``n_in``, ``n_out`` (products per output pixel are ``n_in * n_out``), ``pixels``
-    (output pixels; 1 for dense), ``passes`` (hls4ml ``n_partitions``; 1 for dense),
-    ``nonzero_weights``, ``reuse_factor`` and ``strategy`` as hls4ml set them, ``mults`` (products
-    with non-zero weights per inference) and ``multiplier_limit`` (hls4ml's multipliers per pass,
-    ``ceil(n_in * n_out / R) - zeros / R``, times the pixels computed per pass).
-    """
-    rows = {}
-    for node in hls_model.get_layers():
-        kind = node.class_name
-        if kind in ("Conv2D", "PointwiseConv2D"):
-            n_in = node.get_attr("filt_height") * node.get_attr("filt_width") * node.get_attr("n_chan")
-            n_out = node.get_attr("n_filt")
-            pixels = node.get_attr("out_height") * node.get_attr("out_width")
-            passes = node.get_attr("n_partitions", pixels) if hls_model.config.get_config_value(
-                "IOType") == "io_parallel" else pixels
-        elif kind == "Dense":
-            n_in, n_out, pixels, passes = node.get_attr("n_in"), node.get_attr("n_out"), 1, 1
-        else:
-            continue
-        weights = node.get_weights("weight")
-        zeros = int(weights.nzeros)
-        reuse = int(node.get_attr("reuse_factor"))
-        rows[node.name] = {
-            "type": kind,
-            "n_in": n_in,
-            "n_out": n_out,
-            "pixels": pixels,
-            "passes": passes,
-            "nonzero_weights": n_in * n_out - zeros,
-            "reuse_factor": reuse,
-            "strategy": node.get_attr("strategy"),
-            "mults": (n_in * n_out - zeros) * pixels,
-            "multiplier_limit": (math.ceil(n_in * n_out / reuse) - zeros // reuse) * (pixels // passes),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def compare_with_hls4ml(estimate: pd.DataFrame, hls_model) -> pd.DataFrame:
-    """Estimated multiplications and multipliers next to the hls4ml model's own counts.
-
-    Rows are the layers both know; ``mults_ratio`` is estimate / hls4ml (1 when the estimate counts
-    what hls4ml builds; above 1 when hls4ml drops products with zero weights, e.g. the zero blocks
-    of ungrouped convolutions).
-    """
-    hls = hls4ml_layer_table(hls_model)
-    common = [name for name in estimate.index if name in hls.index]
-    if not common:
-        raise ValueError("the estimate and the hls4ml model share no convolution or dense layer")
-    out = pd.DataFrame({
-        "mults_estimate": estimate.loc[common, "mults"].astype(int),
-        "mults_hls4ml": hls.loc[common, "mults"].astype(int),
-        "multipliers_estimate": estimate.loc[common, "parallel_mults"].astype(int),
-        "multiplier_limit_hls4ml": hls.loc[common, "multiplier_limit"].astype(int),
-        "reuse_estimate": estimate.loc[common, "reuse_factor"].astype(int),
-        "reuse_hls4ml": hls.loc[common, "reuse_factor"].astype(int),
-    })
-    out["mults_ratio"] = out["mults_estimate"] / out["mults_hls4ml"]
-    return out

@@ -1,29 +1,28 @@
-"""Training of the generative models and of the supervised classifier, with a model cache.
+"""Training: the generative models, the supervised classifier, and a generic regression fit.
 
 Per-epoch metrics (train and ``val_`` prefixed): ``loss`` (the objective), ``bce``
 (pixel-summed binary cross-entropy), ``kl_cont`` and ``kl_disc`` (un-weighted KL
 divergences, where the model has them), ``mse`` (per-image summed squared error),
 ``psnr`` and ``ssim`` (``tf.image`` with ``max_val = 1`` on the unit-sum images the model
 sees), and ``lr``. Train values are running means over the epoch, validation values are
-computed after it. All are batch means; see :func:`src.losses.image_metrics`.
+computed after it. All are batch means; see :func:`src.models.losses.image_metrics`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .backend import keras, seed_everything, tf
+from ..backend import keras, seed_everything, tf
 from .losses import Capacity, Objective
-from .model import ModelSpec, as_model_input, build_model, load, read_record, save
+from .networks import as_model_input, build_model
+from .spec import ModelSpec
+from .store import cached, data_fingerprint
 
 
 @dataclass(frozen=True)
@@ -152,50 +151,6 @@ def fit_classifier(model: keras.Model, images: np.ndarray, labels: np.ndarray,
     return _run(model, train_ds, val_ds, spec, verbose)
 
 
-def data_fingerprint(*arrays: np.ndarray | None) -> str:
-    """Short digest of the shapes, dtypes and contents of some arrays."""
-    digest = hashlib.sha256()
-    for a in arrays:
-        if a is None:
-            digest.update(b"none")
-            continue
-        a = np.ascontiguousarray(a)
-        digest.update(f"{a.shape}{a.dtype}".encode())
-        digest.update(a.tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
-def cached(path: str | Path, settings: dict[str, Any], make: Callable[[], keras.Model],
-           metadata: dict[str, Any] | None = None,
-           loader: Callable[[Path], keras.Model] = load,
-           saver: Callable[..., Any] = save) -> keras.Model:
-    """``loader(path)`` if the model at ``path`` was made with ``settings``, else ``make()``.
-
-    A fresh model is saved with ``saver(model, path, metadata=...)``: the ``settings``
-    other than ``model`` (which the saver writes from the model itself), ``metadata``
-    (stored, not compared) and ``train_seconds``, the wall time of ``make``. Settings are
-    compared in their JSON form against :func:`src.model.read_record`.
-    """
-    path = Path(path)
-    settings = _jsonable(settings)
-    try:
-        record = read_record(path)
-    except (FileNotFoundError, json.JSONDecodeError):
-        record = None
-    if record is not None and all(record.get(k) == v for k, v in settings.items()):
-        return loader(path)
-    start = time.perf_counter()
-    model = make()
-    stored = {k: v for k, v in settings.items() if k != "model"}
-    saver(model, path, metadata={**stored, **(metadata or {}),
-                                 "train_seconds": round(time.perf_counter() - start, 1)})
-    return model
-
-
 def train_or_load(name: str, spec: ModelSpec, train_spec: TrainSpec,
                   train_images: np.ndarray, val_images: np.ndarray,
                   directory: str | Path, fingerprint: str | None = None,
@@ -227,3 +182,51 @@ def train_or_load(name: str, spec: ModelSpec, train_spec: TrainSpec,
     settings = {"model": asdict(spec), "train": asdict(train_spec), "data": fingerprint}
     return cached(Path(directory) / name, settings, make,
                   metadata={"n_train": len(train_images)})
+
+
+@dataclass(frozen=True)
+class DistillSpec:
+    """Optimizer settings of a regression fine-tune (:func:`regress`)."""
+
+    epochs: int = 24
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    lr_patience: int = 2
+    stop_patience: int = 4
+    seed: int = 0
+
+
+def _scaled_mse(scale: np.ndarray):
+    """Mean squared error with every output unit divided by ``scale``."""
+    weight = tf.constant(1.0 / np.square(scale), tf.float32)
+
+    def loss(y_true, y_pred):
+        return tf.reduce_mean(tf.square(y_true - y_pred) * weight, axis=-1)
+
+    return loss
+
+
+def regress(model: keras.Model, images: np.ndarray, targets: np.ndarray | list[np.ndarray],
+            spec: DistillSpec, val: tuple[np.ndarray, Any] | None = None,
+            callbacks: Sequence[keras.callbacks.Callback] = (),
+            verbose: int = 0) -> dict[str, list[float]]:
+    """Fit ``model`` to ``targets`` (one array per output) with Adam and a mean squared
+    error per output, each unit scaled by its spread; returns the history. With ``val``
+    (images, targets): learning-rate halving on plateaus and early stopping that keeps the
+    best epoch."""
+    seed_everything(spec.seed)
+    target_list = targets if isinstance(targets, list) else [targets]
+    losses = [_scaled_mse(np.std(t, axis=0) + 1e-12) for t in target_list]
+    model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=losses)
+    steps = list(callbacks)
+    validation = None
+    if val is not None:
+        validation = (as_model_input(val[0], model.input_shape[1]), val[1])
+        steps += [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=spec.lr_patience),
+                  keras.callbacks.EarlyStopping(patience=spec.stop_patience,
+                                                restore_best_weights=True)]
+    result = model.fit(as_model_input(images, model.input_shape[1]), targets,
+                       validation_data=validation, epochs=spec.epochs,
+                       batch_size=spec.batch_size, shuffle=True, callbacks=steps,
+                       verbose=verbose)
+    return {k: [float(v) for v in vals] for k, vals in result.history.items()}

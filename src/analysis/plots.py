@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from .config import N_PIXELS, PIXEL_SIZE
+from ..config import N_PIXELS, PIXEL_SIZE
 
 #: Colours of the samples, used in every chapter.
 COLORS = {"qcd": "#1f77b4", "top": "#d62728", "w": "#2ca02c"}
@@ -89,3 +89,41 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], ax=None,
     ax.set_xlim(0, 1)
     ax.legend(fontsize=8)
     return lines
+
+
+def kernel_histograms(kernels: Mapping[str, np.ndarray], ax=None, bins=80,
+                      density: bool = False, title: str | None = None):
+    """Step histograms of the kernel weights, one line per layer, on a log scale."""
+    ax = _ax(ax)
+    artists = [ax.hist(w, bins=bins, histtype="step", density=density, label=name)[2]
+               for name, w in kernels.items()]
+    ax.set_yscale("log")
+    ax.set_xlabel("kernel weight")
+    ax.set_ylabel("probability density" if density else "weights per bin")
+    if title:
+        ax.set_title(title)
+    return artists
+
+
+def kernel_whiskers(series: Mapping[str, Mapping[str, np.ndarray]], ax=None):
+    """Kernel weights per layer: quartile boxes and whiskers from the minimum to the maximum,
+    side by side for every series (e.g. float and quantized) of the same layers."""
+    ax = _ax(ax)
+    names = list(next(iter(series.values())))
+    positions = np.arange(len(names))
+    width = 0.8 / len(series)
+    artists = []
+    for i, (label, kernels) in enumerate(series.items()):
+        offset = (i - (len(series) - 1) / 2) * width
+        parts = ax.boxplot([kernels[n] for n in names], positions=positions + offset,
+                           widths=0.9 * width, orientation="horizontal", whis=(0, 100),
+                           showfliers=False, patch_artist=True)
+        for box in parts["boxes"]:
+            box.set(facecolor=f"C{i}", alpha=0.5)
+        artists.append(ax.plot([], [], "s", color=f"C{i}", alpha=0.5, label=label)[0])
+    ax.set_yticks(positions, names, fontsize=7)
+    ax.set_xlabel("kernel weight (whiskers: minimum to maximum)")
+    ax.set_ylabel("layer")
+    if len(series) > 1:
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(series))
+    return artists

@@ -1,8 +1,8 @@
-"""hls4ml port of :class:`src.layers.InstanceNormalization` through hls4ml's extension API.
+"""hls4ml port of :class:`src.models.layers.InstanceNormalization` through hls4ml's extension API.
 
 ``register()`` teaches hls4ml 1.3 (Vivado and Vitis backends, ``io_parallel`` and ``io_stream``)
 the Keras layer: a Keras v2 parser, an IR layer (this module's ``InstanceNormalization``), a
-config and a function-call template and the C++ header ``src/hls/nnet_instancenorm.h``.
+config and a function-call template and the C++ header ``src/fpga/hls/nnet_instancenorm.h``.
 
 Arithmetic (per sample and channel, channels last): the mean is the sum of the inputs times a
 33-bit constant ``1/n`` (``accum_t``); the population variance is the mean of the squared
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import keras  # noqa: F401  (aliases keras to tf_keras before hls4ml is imported)
+from ..backend import keras  # noqa: F401  (aliases keras to tf_keras before hls4ml is imported)
 
 # isort: split
 import hls4ml
@@ -259,7 +259,7 @@ def register() -> None:
     if _registered:
         return
     if not HEADER.is_file():
-        raise FileNotFoundError(f"missing HLS header {HEADER} (is src/hls shipped with the package?)")
+        raise FileNotFoundError(f"missing HLS header {HEADER} (is src/fpga/hls shipped with the package?)")
     if LAYER_NAME not in get_layer_handlers():
         hls4ml.converters.register_keras_v2_layer_handler(LAYER_NAME, parse_instancenorm_layer)
     hls4ml.model.layers.register_layer(LAYER_NAME, InstanceNormalization)
@@ -270,3 +270,9 @@ def register() -> None:
                 backend.register_template(template)
         backend.register_source(HEADER)
     _registered = True
+
+
+def link_project(project_dir: str | Path):
+    """The hls4ml model of a project folder written earlier (to compile it), port registered."""
+    register()
+    return hls4ml.converters.link_existing_project(str(project_dir))

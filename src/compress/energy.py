@@ -31,7 +31,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from .backend import keras  # sets TensorFlow up for QKeras: import it first
+from ..backend import keras  # sets TensorFlow up for QKeras: import it first
 
 # isort: split
 from qkeras import quantized_bits
@@ -39,20 +39,12 @@ from qkeras.qtools import run_qtools
 from qkeras.qtools.qenergy.qenergy import OP
 from qkeras.qtools.settings import cfg
 
-from .layers import InstanceNormalization
-from .model import GroupedConv2D, count_macs
+from ..models.layers import GroupedConv2D, InstanceNormalization
+from ..models.networks import count_macs
+from ..study import TABLE_3_2, TABLE_3_4
 
 #: QTools' 45 nm process (Horowitz).
 PROCESS = "horowitz"
-#: Study's Table 3.2: energy per layer of the float reduced encoder [nJ].
-STUDY_TABLE_3_2 = {
-    "dconv_b0": 87.9, "conv1_b0_0": 1382.4, "conv2_b0_0": 1382.4, "dconv_b1": 432.0,
-    "conv1_b1_0": 540.0, "conv2_b1_0": 540.0, "conv1_b1_1": 540.0, "conv2_b1_1": 540.0,
-    "dconv_b2": 27.0, "conv1_b2_0": 5.4, "conv2_b2_0": 5.4, "conv_fin": 2.7,
-    "z_categorical": 1.5, "z_mean": 2.4, "z_var": 2.4,
-}
-#: Study's Table 3.4: total energy of the encoders [uJ].
-STUDY_TABLE_3_4 = {"reduced float": 5.4957, "quantized <16,6>": 3.3434}
 #: Operations per element of an instance normalization: (multiplications, additions).
 NORM_OPS = (2, 4)
 
@@ -128,7 +120,7 @@ def energy_table(encoder: keras.Model, keras_quantizer: str = "fp16",
 def study_comparison(float_table: pd.DataFrame, quantized_table: pd.DataFrame) -> pd.DataFrame:
     """Per-layer energies [nJ] of the study's Table 3.2 beside ours (QTools rows only)."""
     frame = pd.DataFrame({
-        "study, float": pd.Series(STUDY_TABLE_3_2),
+        "study, float": pd.Series(TABLE_3_2.values),
         "ours, float": float_table.loc[float_table["source"] == "qtools", "energy_nJ"],
         "ours, quantized": quantized_table.loc[quantized_table["source"] == "qtools",
                                                "energy_nJ"],
@@ -145,5 +137,5 @@ def totals(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         rows[name] = {"QTools [uJ]": table.loc[qtools, "energy_nJ"].sum() / 1e3,
                       "with instance norm [uJ]": table["energy_nJ"].sum() / 1e3,
                       "grouped MACs, with norm [uJ]": table["energy_grouped_nJ"].sum() / 1e3,
-                      "study [uJ]": STUDY_TABLE_3_4.get(name, np.nan)}
+                      "study [uJ]": TABLE_3_4.values.get(name, np.nan)}
     return pd.DataFrame.from_dict(rows, orient="index")

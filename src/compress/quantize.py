@@ -1,9 +1,9 @@
 """The study's reduced encoder, its QKeras quantization-aware twin and a bit-width scan.
 
-The reduced encoder (thesis section 3.5, Table 3.2) is a :class:`src.model.ModelSpec`:
+The reduced encoder (thesis section 3.5, Table 3.2) is a :class:`src.models.spec.ModelSpec`:
 filters (16, 20, 4), depths (1, 2, 1), 4 groups, a linear ``conv_fin`` with 2 filters in
 2 groups, 10,674 parameters. It is trained as a joint VAE with the profile's decoder. The
-quantized twin has the same topology and layer names, built by :class:`QKerasFactory`:
+quantized twin has the same topology and layer names, built by :class:`src.models.layers.QKerasFactory`:
 ``QConv2D`` / ``QDense`` with ``quantized_bits(bits, integer, alpha=1)`` kernels and
 biases, ``QActivation(quantized_relu(bits, integer, negative_slope=0.25))`` activations and
 float instance normalization, as in the study.
@@ -11,39 +11,28 @@ float instance normalization, as in the study.
 Quantization-aware training (QAT) of the ``<16,6>`` twin is the study's: the whole joint
 VAE fine-tuned from the float weights with the training objective. The bit-width scan uses
 a cheaper QAT of the encoder alone, which learns to reproduce the float encoder's outputs
-(:func:`regress`), and post-training quantization (the float weights rounded, no
+(:func:`src.models.train.regress`), and post-training quantization (the float weights rounded, no
 training). Models are cached in ``models/<profile>/<name>`` and read back with
-:func:`src.model.load`.
+:func:`src.models.store.load`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .backend import keras, seed_everything, tf  # sets TensorFlow up for QKeras: import it first
-
-# isort: split
-from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
-
-from . import scores
-from .config import Profile, models_dir, settings_hash
-from .experiments import split_images
-from .model import (
-    LayerFactory,
-    ModelSpec,
-    as_model_input,
-    build_encoder,
-    build_model,
-    read_record,
-)
-from .model import encoder_outputs as bare_encoder_outputs
-from .train import TrainSpec, cached, data_fingerprint, fit, train_or_load
+from ..analysis import metrics, scores
+from ..backend import keras, seed_everything
+from ..config import Profile, models_dir
+from ..data.splits import binary_labels, split_images
+from ..models.layers import QKerasFactory
+from ..models.networks import build_encoder, build_model, encoder_outputs
+from ..models.spec import ModelSpec
+from ..models.store import cached, data_fingerprint, settings_digest
+from ..models.train import DistillSpec, TrainSpec, fit, regress, train_or_load
 
 #: ModelSpec fields of the study's reduced encoder; the leaky-ReLU slope is the power of two
 #: (0.25) that the quantized activation needs, so both twins compute the same function.
@@ -53,45 +42,6 @@ REDUCED = {"filters": (16, 20, 4), "depths": (1, 2, 1), "groups": 4, "final_filt
 SCAN_BITS = (16, 12, 10, 8, 6, 4)
 SCAN_EPOCHS = 2
 SCAN_JETS = 6000
-#: Study's Table 3.3: (TPR at FPR = 10 % [%], AUC [%]) per model and KL score.
-STUDY_TABLE_3_3 = {
-    ("reduced float", "kl_disc"): (31.46, 68.29),
-    ("reduced float", "kl_cont"): (63.48, 84.52),
-    ("reduced float", "kl_total"): (63.63, 84.64),
-    ("quantized <16,6>", "kl_disc"): (51.67, 77.38),
-    ("quantized <16,6>", "kl_cont"): (59.79, 80.88),
-    ("quantized <16,6>", "kl_total"): (60.03, 81.17),
-}
-
-
-class QKerasFactory(LayerFactory):
-    """QKeras encoder layers with ``bits`` total and ``integer`` integer bits (sign apart).
-
-    Kernels and biases use ``quantized_bits(bits, integer, alpha=1)``, activations
-    ``quantized_relu(bits, integer, negative_slope)`` (0 for a plain ReLU); instance
-    normalization stays float. Grouped convolutions are grouped ``QConv2D`` layers.
-    """
-
-    def __init__(self, bits: int, integer: int):
-        self.bits = int(bits)
-        self.integer = int(integer)
-
-    def quantizer(self) -> quantized_bits:
-        return quantized_bits(self.bits, self.integer, alpha=1)
-
-    def conv(self, filters: int, kernel: int, strides: int, groups: int, name: str):
-        return QConv2D(filters, kernel, strides=strides, padding="same", groups=groups,
-                       kernel_initializer="he_normal", kernel_quantizer=self.quantizer(),
-                       bias_quantizer=self.quantizer(), name=name)
-
-    def dense(self, units: int, name: str):
-        return QDense(units, kernel_initializer="he_normal", kernel_quantizer=self.quantizer(),
-                      bias_quantizer=self.quantizer(), name=name)
-
-    def activation(self, kind: str, negative_slope: float, name: str):
-        slope = 0.0 if kind == "relu" else negative_slope
-        return QActivation(quantized_relu(self.bits, self.integer, negative_slope=slope),
-                           name=name)
 
 
 def reduced_spec(profile: Profile, bits: int = 0, integer_bits: int = 6) -> ModelSpec:
@@ -107,61 +57,6 @@ def qat_train_spec(profile: Profile, epochs: int | None = None,
     base = TrainSpec.from_profile(profile)
     return dataclasses.replace(base, epochs=epochs or max(1, base.epochs // 4),
                                learning_rate=learning_rate)
-
-
-@dataclasses.dataclass(frozen=True)
-class DistillSpec:
-    """Optimizer settings of a regression fine-tune (:func:`regress`)."""
-
-    epochs: int = 24
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    lr_patience: int = 2
-    stop_patience: int = 4
-    seed: int = 0
-
-
-def _scaled_mse(scale: np.ndarray):
-    """Mean squared error with every output unit divided by ``scale``."""
-    weight = tf.constant(1.0 / np.square(scale), tf.float32)
-
-    def loss(y_true, y_pred):
-        return tf.reduce_mean(tf.square(y_true - y_pred) * weight, axis=-1)
-
-    return loss
-
-
-def regress(model: keras.Model, images: np.ndarray, targets: np.ndarray | list[np.ndarray],
-            spec: DistillSpec, val: tuple[np.ndarray, Any] | None = None,
-            callbacks: Sequence[keras.callbacks.Callback] = (),
-            verbose: int = 0) -> dict[str, list[float]]:
-    """Fit ``model`` to ``targets`` (one array per output) with Adam and a mean squared
-    error per output, each unit scaled by its spread; returns the history. With ``val``
-    (images, targets): learning-rate halving on plateaus and early stopping that keeps the
-    best epoch."""
-    seed_everything(spec.seed)
-    target_list = targets if isinstance(targets, list) else [targets]
-    losses = [_scaled_mse(np.std(t, axis=0) + 1e-12) for t in target_list]
-    model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=losses)
-    steps = list(callbacks)
-    validation = None
-    if val is not None:
-        validation = (as_model_input(val[0], model.input_shape[1]), val[1])
-        steps += [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=spec.lr_patience),
-                  keras.callbacks.EarlyStopping(patience=spec.stop_patience,
-                                                restore_best_weights=True)]
-    result = model.fit(as_model_input(images, model.input_shape[1]), targets,
-                       validation_data=validation, epochs=spec.epochs,
-                       batch_size=spec.batch_size, shuffle=True, callbacks=steps,
-                       verbose=verbose)
-    return {k: [float(v) for v in vals] for k, vals in result.history.items()}
-
-
-def encoder_outputs(model: keras.Model, images: np.ndarray) -> dict[str, np.ndarray]:
-    """``logits``, ``mu``, ``logvar`` of a joint VAE or of a bare joint-VAE encoder."""
-    if hasattr(model, "encode"):
-        return model.encode(images)
-    return bare_encoder_outputs(model, images)
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> None:
@@ -184,12 +79,6 @@ def quantized_encoder(model: keras.Model, bits: int, integer_bits: int = 6) -> k
                             QKerasFactory(bits, integer_bits))
     encoder.set_weights(model.encoder.get_weights())
     return encoder
-
-
-def settings_digest(path: Path) -> str:
-    """Digest of the training settings of a saved model (the parent of a fine-tune)."""
-    record = read_record(path)
-    return settings_hash({k: record.get(k) for k in ("model", "train", "data", "init")})
 
 
 def float_reduced(profile: Profile, verbose: int = 0) -> keras.Model:
@@ -227,7 +116,7 @@ def encoder_qat(profile: Profile, bits: int, integer_bits: int = 6, epochs: int 
                 n_train: int = SCAN_JETS, verbose: int = 0) -> keras.Model:
     """QAT of the encoder alone: the ``<bits, integer_bits>`` twin of the float reduced
     encoder, fine-tuned for ``epochs`` on the first ``n_train`` QCD training jets to
-    reproduce the float encoder's outputs (:func:`regress`, learning rate 5e-4). Returned
+    reproduce the float encoder's outputs (:func:`src.models.train.regress`, learning rate 5e-4). Returned
     as a joint VAE with the float decoder, cached as
     ``reduced_q<bits>_<integer_bits>_enc_e<epochs>_n<n_train>``."""
     parent = float_reduced(profile, verbose)
@@ -252,17 +141,13 @@ def encoder_qat(profile: Profile, bits: int, integer_bits: int = 6, epochs: int 
 def kl_scores(model: keras.Model, images: np.ndarray) -> pd.DataFrame:
     """KL scores (``kl_cont``, ``kl_disc``, ``kl_total``) of a joint VAE (or of its bare
     encoder): the encoder alone is evaluated."""
-    encoded = encoder_outputs(model, images)
-    cont = scores.kl_cont(encoded["mu"], encoded["logvar"])
-    disc = scores.kl_disc(encoded["logits"])
-    return pd.DataFrame({"kl_cont": cont, "kl_disc": disc, "kl_total": cont + disc})
+    return scores.kl_scores(encoder_outputs(model, images))
 
 
 def kl_auc(model: keras.Model, qcd: np.ndarray, top: np.ndarray) -> float:
     """ROC AUC of the KL-total score, top (signal) against QCD."""
     values = np.concatenate([kl_scores(model, qcd)["kl_total"], kl_scores(model, top)["kl_total"]])
-    labels = np.concatenate([np.zeros(len(qcd)), np.ones(len(top))])
-    return scores.auc(values, labels)
+    return metrics.auc(values, binary_labels(len(qcd), len(top)))
 
 
 def bit_scan(profile: Profile, bits: Sequence[int] = SCAN_BITS, integer_bits: int = 6,

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import MAX_CONSTITUENTS, PROCESSES, Profile, check_process, sample_path, settings_hash
 from . import datasets
-from .config import MAX_CONSTITUENTS, PROCESSES, Profile, check_process, sample_path, settings_hash
 from .detector import Particles, check_detector, simulate
 from .preprocess import four_vectors_to_ptetaphi, jet_images
 

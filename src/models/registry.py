@@ -1,4 +1,4 @@
-"""The trained models of the book, each cached in ``models/<profile>/<name>``.
+"""Registry of the trained models of the book, each cached in ``models/<profile>/<name>``.
 
 Every notebook asks for the models it needs through :func:`trained`; a model is trained
 only when no saved model matches its settings (architecture, training settings and a
@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .backend import keras
-from .config import Profile, models_dir
-from .datasets import load_split
-from .generate import ensure_sample
-from .model import ModelSpec
+from ..backend import keras
+from ..config import Profile, models_dir
+from ..data.splits import labelled, split_images
+from .spec import ModelSpec
 from .train import TrainSpec, train_or_load
 
 
@@ -38,21 +35,6 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def split(profile: Profile, process: str, part: str,
-          fields: tuple[str, ...] = ("images",)) -> dict[str, np.ndarray]:
-    """Fields of one split part (``train``, ``val`` or ``test``) of a profile's sample.
-
-    The sample is generated first if it is missing; images are normalized to unit sum.
-    """
-    path = ensure_sample(profile, process, progress=False)
-    return load_split(path, profile.seed, part, fields=fields)
-
-
-def split_images(profile: Profile, process: str, part: str) -> np.ndarray:
-    """Unit-sum images of one split part of a profile's sample."""
-    return split(profile, process, part)["images"]
-
-
 def model_spec(profile: Profile, name: str) -> ModelSpec:
     """Architecture of the named model: the profile's JointVAE settings with its kind."""
     return ModelSpec(**{**profile.model, "kind": _recipe(name).kind})
@@ -71,13 +53,6 @@ def trained(profile: Profile, name: str, verbose: int = 0) -> keras.Model:
     val, val_labels = labelled(profile, "val")
     return train_or_load(name, spec, train_spec, train, val, models_dir(profile),
                          train_labels=train_labels, val_labels=val_labels, verbose=verbose)
-
-
-def labelled(profile: Profile, part: str) -> tuple[np.ndarray, np.ndarray]:
-    """QCD (label 0) and top (label 1) images of one split part, concatenated."""
-    qcd, top = split_images(profile, "qcd", part), split_images(profile, "top", part)
-    labels = np.concatenate([np.zeros(len(qcd), np.float32), np.ones(len(top), np.float32)])
-    return np.concatenate([qcd, top]), labels
 
 
 def _recipe(name: str) -> Recipe:

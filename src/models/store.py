@@ -1,0 +1,147 @@
+"""One folder format, one save, one load and one cache for every model of the book.
+
+A model folder holds ``weights.h5``, ``spec.json`` and, for a trained generative model or
+classifier, ``history.json``. ``spec.json`` has the architecture (a ``model`` entry, a
+:class:`src.models.spec.ModelSpec`, or a ``student`` entry, a
+:class:`src.models.spec.StudentSpec`) beside the settings that made the weights (training
+settings, a digest of the data, the parent model's digest) and the training wall time.
+:func:`cached` compares those settings and retrains only when one of them changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..backend import keras
+from ..config import settings_hash
+from ..files import atomic_folder
+from .networks import build_model
+from .spec import ModelSpec, StudentSpec
+from .student import build_student
+
+SPEC_FILE = "spec.json"
+HISTORY_FILE = "history.json"
+WEIGHTS_FILE = "weights.h5"
+#: Entries of ``spec.json`` that name an architecture, and the spec class of each.
+ARCHITECTURES: dict[str, type] = {"model": ModelSpec, "student": StudentSpec}
+_QUANTIZATION_FIELDS = ("bits", "integer_bits")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
+
+
+def save(model: keras.Model, path: str | os.PathLike, history: dict | None = None,
+         metadata: dict | None = None) -> Path:
+    """Write ``weights.h5``, ``spec.json`` (``metadata`` + architecture) and ``history.json``.
+
+    A model built from a :class:`ModelSpec` (``model.spec``) gets a ``model`` entry; a
+    student's ``metadata`` must carry its ``student`` entry. The folder is written by
+    :func:`src.files.atomic_folder`, so ``path`` is either the old complete model or the new
+    one. ``history`` defaults to the history of the last :func:`src.models.train.fit` call.
+    """
+    record = dict(metadata or {})
+    if isinstance(getattr(model, "spec", None), ModelSpec):
+        record["model"] = asdict(model.spec)
+    if not any(key in record for key in ARCHITECTURES):
+        raise ValueError(f"cannot save to {path}: no architecture entry "
+                         f"({' or '.join(ARCHITECTURES)}) for this model")
+    with atomic_folder(path) as tmp:
+        model.save_weights(str(tmp / WEIGHTS_FILE))
+        _write_json(tmp / SPEC_FILE, record)
+        history = history if history is not None else getattr(model, "training_history", None)
+        if history is not None:
+            _write_json(tmp / HISTORY_FILE, {k: [float(v) for v in vals]
+                                             for k, vals in history.items()})
+    return Path(path)
+
+
+def read_record(path: str | os.PathLike) -> dict:
+    """Contents of a saved model's ``spec.json``.
+
+    A ``model`` entry written before the quantization fields existed reads as a float spec
+    (the fields get their defaults), so older caches still match their settings.
+    """
+    spec_path = Path(path) / SPEC_FILE
+    if not spec_path.is_file():
+        raise FileNotFoundError(f"no saved model at {path} ({SPEC_FILE} missing)")
+    record = json.loads(spec_path.read_text())
+    if isinstance(record.get("model"), dict):
+        record["model"] = {**{name: getattr(ModelSpec, name) for name in _QUANTIZATION_FIELDS},
+                           **record["model"]}
+    return record
+
+
+def load(path: str | os.PathLike) -> keras.Model:
+    """Model written by :func:`save` (any kind, the student included), with
+    ``training_history`` when it was stored."""
+    path = Path(path)
+    record = read_record(path)
+    if "student" in record:
+        model = build_student(StudentSpec.from_dict(record["student"]))
+    elif "model" in record:
+        model = build_model(ModelSpec.from_dict(record["model"]))
+    else:
+        raise ValueError(f"{path / SPEC_FILE} names no architecture "
+                         f"(no {' or '.join(ARCHITECTURES)} entry)")
+    model.load_weights(str(path / WEIGHTS_FILE))
+    if (path / HISTORY_FILE).is_file():
+        model.training_history = json.loads((path / HISTORY_FILE).read_text())
+    return model
+
+
+def data_fingerprint(*arrays: np.ndarray | None) -> str:
+    """Short digest of the shapes, dtypes and contents of some arrays."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            digest.update(b"none")
+            continue
+        a = np.ascontiguousarray(a)
+        digest.update(f"{a.shape}{a.dtype}".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def settings_digest(path: str | os.PathLike) -> str:
+    """Digest of the settings that made a saved model (the parent of a fine-tune)."""
+    record = read_record(path)
+    return settings_hash({k: record.get(k) for k in ("model", "train", "data", "init")})
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def cached(path: str | os.PathLike, settings: dict[str, Any], make: Callable[[], keras.Model],
+           metadata: dict[str, Any] | None = None) -> keras.Model:
+    """:func:`load` ``path`` if the model there was made with ``settings``, else ``make()``.
+
+    A fresh model is saved with :func:`save`: the ``settings`` other than ``model`` (which
+    is written from the model itself), ``metadata`` (stored, not compared) and
+    ``train_seconds``, the wall time of ``make``. Settings are compared in their JSON form
+    against :func:`read_record`.
+    """
+    path = Path(path)
+    settings = _jsonable(settings)
+    try:
+        record = read_record(path)
+    except (FileNotFoundError, json.JSONDecodeError):
+        record = None
+    if record is not None and all(record.get(k) == v for k, v in settings.items()):
+        return load(path)
+    start = time.perf_counter()
+    model = make()
+    stored = {k: v for k, v in settings.items() if k != "model"}
+    save(model, path, metadata={**stored, **(metadata or {}),
+                                "train_seconds": round(time.perf_counter() - start, 1)})
+    return model
