@@ -57,7 +57,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from src.analysis import plots
 from src.config import PROCESSES, get_profile
 from src.data.datasets import read_attrs, read_jets
-from src.data.generate import ensure_sample
+from src.data.samples import ensure_sample
 from src.data.splits import split_indices
 
 plots.set_style()

@@ -1,11 +1,13 @@
 """Command line: ``python -m src {generate,data,convert-toptag,train,score,book,bench}``.
 
-Errors are printed as one line on standard error with exit status 2.
+Errors are printed as one line on standard error with exit status 2; SIGTERM ends a command
+like an interrupt (exit 143), keeping every completed file and taking its workers along.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -13,18 +15,40 @@ from .config import PROCESSES, PROFILES, get_profile
 from .data.detector import DETECTORS
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one ``error:`` line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"error: {message} (see python -m src {self.prog.split()[-1]} --help)\n")
+
+
+def _count(minimum: int):
+    """argparse type: an integer of at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m src", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m src", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     gen = sub.add_parser("generate", help="generate one jet sample with Pythia 8 + FastJet")
     gen.add_argument("--process", required=True, help=f"one of {', '.join(PROCESSES)}")
-    gen.add_argument("--n", type=int, required=True, help="number of accepted jets")
+    gen.add_argument("--n", type=_count(1), required=True, help="number of accepted jets")
     gen.add_argument("--out", type=Path, required=True, help="output HDF5 file")
-    gen.add_argument("--seed", type=int, default=1)
-    gen.add_argument("--workers", type=int, default=2, help="local worker processes")
+    gen.add_argument("--seed", type=_count(0), default=1)
+    gen.add_argument("--workers", type=_count(1), default=2, help="local worker processes")
     gen.add_argument("--scheduler", help="dask.distributed scheduler address (instead of local)")
-    gen.add_argument("--shard-size", type=int, default=2000, help="jets per shard")
+    gen.add_argument("--shard-size", type=_count(1), default=2000, help="jets per shard")
     gen.add_argument("--detector", default="eflow", help=f"one of {', '.join(DETECTORS)}")
 
     data = sub.add_parser("data", help="generate every sample of a profile (cached)")
@@ -33,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     conv = sub.add_parser("convert-toptag", help="convert the Top Tagging reference format")
     conv.add_argument("source", type=Path)
     conv.add_argument("--out", type=Path, required=True)
+    conv.add_argument("--skip-empty", action="store_true",
+                      help="leave out jets without constituents (counted in the file)")
 
     train = sub.add_parser("train", help="train (or load, when cached) models of a profile")
     train.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
@@ -44,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--model", type=Path, required=True, help="saved model folder")
     score.add_argument("--input", type=Path, required=True, help="schema-1 HDF5 jet file")
     score.add_argument("--output", type=Path, required=True, help="CSV file to write")
-    score.add_argument("--batch-size", type=int, default=1024)
+    score.add_argument("--batch-size", type=_count(1), default=1024)
 
     book = sub.add_parser("book", help="execute the notebooks and build the HTML book")
     book.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
@@ -53,12 +79,17 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks; writes bench/results.{json,md}")
     bench.add_argument("--out", type=Path, default=Path("bench"))
-    bench.add_argument("--jets", type=int, default=2000, help="jets per generation benchmark")
+    bench.add_argument("--jets", type=_count(1), default=2000,
+                       help="jets per generation benchmark")
     return parser
 
 
+# Commands import their step of the study only when they run, so that `--help` and a
+# mistyped argument answer at once instead of after TensorFlow has loaded.
+
 def _generate(args: argparse.Namespace) -> None:
-    from .data.generate import GenerationSettings, generate
+    from .data.generate import GenerationSettings
+    from .data.samples import generate
 
     settings = GenerationSettings(process=args.process, n_jets=args.n, seed=args.seed,
                                   shard_size=args.shard_size, detector=args.detector)
@@ -68,7 +99,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _data(args: argparse.Namespace) -> None:
-    from .data.generate import ensure_sample
+    from .data.samples import ensure_sample
 
     profile = get_profile(args.profile)
     for process in profile.n_jets:
@@ -76,10 +107,12 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    from .data.datasets import convert_toptag, n_jets
+    from .data.toptag import convert_toptag
 
-    convert_toptag(args.source, args.out)
-    print(f"wrote {args.out}: {n_jets(args.out)} jets")
+    counts = convert_toptag(args.source, args.out, skip_empty=args.skip_empty)
+    skipped = (f"; skipped {counts['skipped_empty']} jet(s) without constituents"
+               if counts["skipped_empty"] else "")
+    print(f"wrote {args.out}: {counts['jets']} jets{skipped}")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -100,15 +133,15 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
-    from .analysis.scores import score_images
-    from .data.datasets import read_images
-    from .data.preprocess import normalize
-    from .files import atomic_file
+    from .analysis.anomaly import score_model
+    from .data.datasets import read_unit_sum
+    from .files import atomic_file, check_output
     from .models.store import load
 
-    images = normalize(read_images(args.input))
-    model = load(args.model)
-    frame = score_images(model, images, batch_size=args.batch_size, progress=True)
+    check_output(args.output, inputs=[args.input])
+    images = read_unit_sum(args.input)
+    model = load(args.model, history=False)
+    frame = score_model(model, images, batch_size=args.batch_size, progress=True)
     with atomic_file(args.output) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.8g")
     print(f"wrote {args.output}: {len(frame)} rows, columns {', '.join(frame.columns)}")
@@ -128,20 +161,30 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"generate": _generate, "data": _data, "convert-toptag": _convert, "train": _train,
-            "score": _score,
-            "book": _book, "bench": _bench}
+            "score": _score, "book": _book, "bench": _bench}
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that cleanup runs as for an interrupt."""
+
+
+def _terminate(signum: int, frame) -> None:
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         COMMANDS[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated) as exc:
         print("interrupted: completed shards and files are kept; run again to resume",
               file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0

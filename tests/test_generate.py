@@ -11,7 +11,8 @@ import pytest
 
 from src.config import ROOT
 from src.data.datasets import FIELDS, read_attrs, read_jets
-from src.data.generate import GenerationSettings, generate
+from src.data.generate import GenerationSettings
+from src.data.samples import generate
 
 
 def test_schema_and_selection_windows(generated):

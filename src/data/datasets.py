@@ -1,4 +1,4 @@
-"""HDF5 jet files (schema version 1): atomic writing, validating reading, converter.
+"""HDF5 jet files (schema version 1): atomic writing and validating reading.
 
 A file holds one sample: ``images`` (N, 40, 40) of raw pixel pT in GeV and, optionally,
 ``constituents`` (N, 200, 3) as (pt, eta, phi), ``jet_pt``, ``jet_eta``, ``jet_phi``,
@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import MAX_CONSTITUENTS, N_PIXELS
 from ..files import atomic_file
-from .preprocess import four_vectors_to_ptetaphi, jet_images
+from .preprocess import normalize
 
 SCHEMA_VERSION = 1
 FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
@@ -106,9 +106,7 @@ def read_jets(
     """
     path = Path(path)
     with _open(path) as h5:
-        if "images" not in h5:
-            raise DataError(f"{path}: no 'images' dataset")
-        shape = h5["images"].shape
+        shape = _images(h5, path).shape
         if len(shape) != 3 or shape[1:] != (N_PIXELS, N_PIXELS):
             raise DataError(f"{path}: images have shape {shape}, expected (N, {N_PIXELS}, {N_PIXELS})")
         if shape[0] == 0:
@@ -140,63 +138,30 @@ def read_images(path: Path, index: np.ndarray | None = None) -> np.ndarray:
     return read_jets(path, ["images"], index)["images"]
 
 
+def read_unit_sum(path: Path) -> np.ndarray:
+    """The images of a file, each normalized to unit sum (the network input, float32);
+    an empty or non-finite image after normalization is a :class:`DataError` naming it."""
+    try:
+        return normalize(read_images(path))
+    except DataError:
+        raise
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc}") from None
+
+
+def _images(h5: h5py.File, path: Path) -> h5py.Dataset:
+    """The ``images`` dataset, which must be a numeric dataset."""
+    if "images" not in h5:
+        raise DataError(f"{path}: no 'images' dataset")
+    images = h5["images"]
+    if not isinstance(images, h5py.Dataset):
+        raise DataError(f"{path}: 'images' is a group, not a dataset")
+    if images.dtype.kind not in "fiu":
+        raise DataError(f"{path}: 'images' holds {images.dtype} values, not numbers")
+    return images
+
+
 def n_jets(path: Path) -> int:
     """Number of jets in a file (validating only that it opens and has images)."""
     with _open(path) as h5:
-        if "images" not in h5:
-            raise DataError(f"{path}: no 'images' dataset")
-        return int(h5["images"].shape[0])
-
-
-def convert_toptag(source: Path, out: Path, chunk: int = 50_000) -> Path:
-    """Convert the public Top Tagging reference file (pandas HDF5, key ``table``) to schema 1.
-
-    Constituents are read from ``E_i, PX_i, PY_i, PZ_i``; the jet axis is the sum of the
-    constituent four-vectors; images use the generator's preprocessing.
-    """
-    import pandas as pd
-
-    source = Path(source)
-    if not source.exists():
-        raise DataError(f"{source}: file not found")
-    try:
-        frame = pd.read_hdf(source, key="table")
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise DataError(f"{source}: not a Top Tagging pandas HDF5 file with key 'table' ({exc})") from None
-    n_const = sum(1 for c in frame.columns if str(c).startswith("PX_"))
-    needed = [f"{v}_{i}" for i in range(n_const) for v in ("E", "PX", "PY", "PZ")]
-    missing = [c for c in needed + ["is_signal_new"] if c not in frame.columns]
-    if n_const == 0 or missing:
-        raise DataError(f"{source}: missing columns {missing[:4] or ['PX_0']}")
-    if len(frame) == 0:
-        raise DataError(f"{source}: empty sample (0 jets)")
-
-    n_total = len(frame)
-    n_keep = min(n_const, MAX_CONSTITUENTS)
-    attrs = {"process": "toptag-reference", "generator": f"converted from {source.name}",
-             "seeds": "[]", "settings": {"source": str(source), "constituents": n_const}}
-    fields = list(FIELDS)
-    with open_writer(out, n_total, fields, attrs) as writer:
-        for start in range(0, n_total, chunk):
-            part = frame.iloc[start:start + chunk]
-            cols = {v: part[[f"{v}_{i}" for i in range(n_const)]].to_numpy(np.float64)
-                    for v in ("E", "PX", "PY", "PZ")}
-            pt, eta, phi = four_vectors_to_ptetaphi(cols["E"], cols["PX"], cols["PY"], cols["PZ"])
-            jet = {v: cols[v].sum(axis=1) for v in cols}
-            jet_pt, jet_eta, jet_phi = four_vectors_to_ptetaphi(jet["E"], jet["PX"], jet["PY"], jet["PZ"])
-            mass2 = jet["E"] ** 2 - jet["PX"] ** 2 - jet["PY"] ** 2 - jet["PZ"] ** 2
-            order = np.argsort(-pt, axis=1, kind="stable")[:, :n_keep]
-            pt, eta, phi = (np.take_along_axis(a, order, axis=1) for a in (pt, eta, phi))
-            constituents = np.zeros((len(part), MAX_CONSTITUENTS, 3), np.float32)
-            constituents[:, :n_keep] = np.stack([pt, eta, phi], axis=-1)
-            writer.write(start, {
-                "images": jet_images(pt, eta, phi, jet_eta, jet_phi),
-                "constituents": constituents,
-                "jet_pt": jet_pt.astype(np.float32),
-                "jet_eta": jet_eta.astype(np.float32),
-                "jet_phi": jet_phi.astype(np.float32),
-                "jet_mass": np.sqrt(np.clip(mass2, 0, None)).astype(np.float32),
-                "n_constituents": (pt > 0).sum(axis=1).astype(np.int32),
-                "labels": part["is_signal_new"].to_numpy().astype(np.int8),
-            })
-    return Path(out)
+        return int(_images(h5, path).shape[0])

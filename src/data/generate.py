@@ -2,30 +2,24 @@
 
 14 TeV pp collisions without multiparton interactions or pile-up, generated in the
 hard-scattering window 550 < pTHat < 650 GeV; after a detector stand-in
-(:mod:`src.detector`), anti-kT R = 0.8 jets; the leading jet of each event is kept if
+(:mod:`src.data.detector`), anti-kT R = 0.8 jets; the leading jet of each event is kept if
 550 < pT < 650 GeV and |eta| < 2. Signal jets must contain the resonance (top or W,
 decaying hadronically) and all of its decay partons within R of the jet axis.
 
-Work is cut into shards of a fixed number of accepted jets, each with its own seed, so
-the result does not depend on how many workers ran it. Shards are written atomically
-next to the output and a restarted run only makes the missing ones.
+:func:`run_shard` makes one shard of a sample, a fixed number of accepted jets from its
+own seed; :mod:`src.data.samples` runs the shards of a whole sample and merges them.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 import zlib
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
-from pathlib import Path
 
 import numpy as np
 
-from ..config import MAX_CONSTITUENTS, PROCESSES, Profile, check_process, sample_path, settings_hash
+from ..config import MAX_CONSTITUENTS, PROCESSES, check_process, settings_hash
 from . import datasets
 from .detector import Particles, check_detector, simulate
 from .preprocess import four_vectors_to_ptetaphi, jet_images
@@ -70,6 +64,8 @@ class GenerationSettings:
         check_detector(self.detector)
         if self.n_jets <= 0 or self.shard_size <= 0:
             raise ValueError("the number of jets and the shard size must be positive")
+        if self.seed < 0:
+            raise ValueError(f"the seed must be a non-negative integer, got {self.seed}")
 
     @property
     def n_shards(self) -> int:
@@ -306,108 +302,3 @@ def run_shard(settings: GenerationSettings, index: int) -> tuple[dict[str, np.nd
     out = {name: np.concatenate([p[name] for p in parts])[:n_wanted] for name in JET_FIELDS}
     stats["jets"] = n_wanted
     return out, stats
-
-
-def _shard_path(folder: Path, index: int) -> Path:
-    return folder / f"shard_{index:05d}.h5"
-
-
-def _complete(path: Path, n_wanted: int) -> bool:
-    try:
-        return path.exists() and datasets.n_jets(path) == n_wanted
-    except datasets.DataError:
-        return False
-
-
-def _run_pending(settings: GenerationSettings, pending: list[int], workers: int,
-                 scheduler: str | None) -> Iterable[tuple[int, dict, dict]]:
-    """Yield (index, jets, stats) as shards finish, locally or on a dask cluster."""
-    if scheduler:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler) as client:
-            futures = {client.submit(run_shard, settings, i, pure=False): i for i in pending}
-            for future in dask_completed(futures):
-                yield (futures[future], *future.result())
-        return
-    if workers <= 1:
-        for i in pending:
-            yield (i, *run_shard(settings, i))
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_shard, settings, i): i for i in pending}
-        for future in as_completed(futures):
-            yield (futures[future], *future.result())
-
-
-def generate(settings: GenerationSettings, out: Path, workers: int = 2,
-             scheduler: str | None = None, progress: bool = True) -> dict:
-    """Make (or finish) the sample ``out``; returns the summed shard statistics.
-
-    Shards live in ``<out>.shards/`` until the merged file has been written; a shard
-    folder made with other settings is discarded.
-    """
-    from tqdm import tqdm
-
-    out = Path(out)
-    folder = out.with_name(out.name + ".shards")
-    manifest = folder / "settings.json"
-    if folder.exists() and (not manifest.exists()
-                            or json.loads(manifest.read_text()).get("digest") != settings.digest()):
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({"digest": settings.digest(), **asdict(settings)}))
-
-    pending = [i for i in range(settings.n_shards)
-               if not _complete(_shard_path(folder, i), settings.shard_jets(i))]
-    done = settings.n_jets - sum(settings.shard_jets(i) for i in pending)
-    totals = {"events": 0, "jets": 0, "accepted": 0, "pythia_s": 0.0, "processing_s": 0.0}
-    bar = tqdm(total=settings.n_jets, initial=done, unit="jet", disable=not progress,
-               desc=f"{settings.process} jets", smoothing=0.1)
-    for index, jets, stats in _run_pending(settings, pending, workers, scheduler):
-        datasets.write_jets(_shard_path(folder, index), jets, {"shard": index, **stats})
-        for key in totals:
-            totals[key] += stats[key]
-        bar.update(stats["jets"])
-    bar.close()
-
-    shard_attrs = [datasets.read_attrs(_shard_path(folder, i)) for i in range(settings.n_shards)]
-    events = sum(int(a["events"]) for a in shard_attrs)
-    attrs = {
-        "process": settings.process,
-        "events": events,
-        "acceptance": sum(int(a["accepted"]) for a in shard_attrs) / events,
-        "generator": "Pythia 8.317 + FastJet 3.5 (anti-kT R=0.8)",
-        "seeds": [settings.shard_seed(i) for i in range(settings.n_shards)],
-        "settings": asdict(settings),
-        "settings_hash": settings.digest(),
-    }
-    with datasets.open_writer(out, settings.n_jets, JET_FIELDS, attrs) as writer:
-        for index in range(settings.n_shards):
-            writer.write(index * settings.shard_size,
-                         datasets.read_jets(_shard_path(folder, index), JET_FIELDS))
-    shutil.rmtree(folder)
-    return totals
-
-
-def profile_settings(profile: Profile, process: str) -> GenerationSettings:
-    """Generation settings of one process in a profile."""
-    return GenerationSettings(process=check_process(process), n_jets=profile.n_jets[process],
-                              seed=profile.seed, shard_size=profile.shard_size,
-                              detector=profile.detector)
-
-
-def ensure_sample(profile: Profile, process: str, progress: bool = True) -> Path:
-    """Path of a profile's sample, generated first if missing or made with other settings."""
-    settings = profile_settings(profile, process)
-    path = sample_path(profile, process)
-    if path.exists():
-        try:
-            if datasets.read_attrs(path).get("settings_hash") == settings.digest():
-                return path
-        except datasets.DataError:
-            pass
-    generate(settings, path, workers=profile.workers, progress=progress)
-    return path
-

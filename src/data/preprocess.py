@@ -84,13 +84,24 @@ def jet_images(
 
 
 def normalize(images: np.ndarray) -> np.ndarray:
-    """Scale every image to unit sum (the network input); empty images are an error."""
-    images = np.asarray(images, dtype=np.float32)
-    totals = images.reshape(len(images), -1).sum(axis=1, dtype=np.float64)
+    """Scale every image to unit sum (the network input, float32).
+
+    Sums and quotients are computed in float64, so raw pixels beyond the float32 range
+    (a float64 file) are scaled before the cast. An empty image, or one whose pixel sum is
+    not finite (a NaN or infinite pixel, or an overflowing sum), is an error naming the
+    first such index.
+    """
+    x = np.asarray(images)
+    x = x if x.dtype == np.float32 else x.astype(np.float64)
+    totals = x.reshape(len(x), -1).sum(axis=1, dtype=np.float64)
     empty = np.flatnonzero(totals <= 0)
     if empty.size:
         raise ValueError(f"{empty.size} empty image(s) cannot be normalized (first at index {empty[0]})")
-    return (images / totals[:, None, None]).astype(np.float32)
+    infinite = np.flatnonzero(~np.isfinite(totals))
+    if infinite.size:
+        raise ValueError(f"{infinite.size} image(s) have a pixel sum that is not finite "
+                         f"(first at index {infinite[0]})")
+    return (x / totals[:, None, None]).astype(np.float32)
 
 
 def four_vectors_to_ptetaphi(

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..config import Profile
 from .datasets import n_jets, read_jets
-from .generate import ensure_sample
 from .preprocess import normalize
+from .samples import ensure_sample
 
 PARTS = ("train", "val", "test")
 

@@ -44,17 +44,16 @@ def save(model: keras.Model, path: str | os.PathLike, history: dict | None = Non
          metadata: dict | None = None) -> Path:
     """Write ``weights.h5``, ``spec.json`` (``metadata`` + architecture) and ``history.json``.
 
-    A model built from a :class:`ModelSpec` (``model.spec``) gets a ``model`` entry; a
-    student's ``metadata`` must carry its ``student`` entry. The folder is written by
+    The architecture entry comes from ``model.spec`` (``model`` for a :class:`ModelSpec`,
+    ``student`` for a :class:`StudentSpec`). The folder is written by
     :func:`src.files.atomic_folder`, so ``path`` is either the old complete model or the new
     one. ``history`` defaults to the history of the last :func:`src.models.train.fit` call.
     """
-    record = dict(metadata or {})
-    if isinstance(getattr(model, "spec", None), ModelSpec):
-        record["model"] = asdict(model.spec)
-    if not any(key in record for key in ARCHITECTURES):
-        raise ValueError(f"cannot save to {path}: no architecture entry "
-                         f"({' or '.join(ARCHITECTURES)}) for this model")
+    spec = getattr(model, "spec", None)
+    entry = next((key for key, cls in ARCHITECTURES.items() if isinstance(spec, cls)), None)
+    if entry is None:
+        raise ValueError(f"cannot save to {path}: the model carries no ModelSpec or StudentSpec")
+    record = {**(metadata or {}), entry: asdict(spec)}
     with atomic_folder(path) as tmp:
         model.save_weights(str(tmp / WEIGHTS_FILE))
         _write_json(tmp / SPEC_FILE, record)
@@ -65,8 +64,16 @@ def save(model: keras.Model, path: str | os.PathLike, history: dict | None = Non
     return Path(path)
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
 def read_record(path: str | os.PathLike) -> dict:
-    """Contents of a saved model's ``spec.json``.
+    """Contents of a saved model's ``spec.json`` (a one-line error naming the file if it is
+    missing or not JSON).
 
     A ``model`` entry written before the quantization fields existed reads as a float spec
     (the fields get their defaults), so older caches still match their settings.
@@ -74,28 +81,43 @@ def read_record(path: str | os.PathLike) -> dict:
     spec_path = Path(path) / SPEC_FILE
     if not spec_path.is_file():
         raise FileNotFoundError(f"no saved model at {path} ({SPEC_FILE} missing)")
-    record = json.loads(spec_path.read_text())
+    record = _read_json(spec_path)
+    if not isinstance(record, dict):
+        raise ValueError(f"{spec_path}: expected a JSON object")
     if isinstance(record.get("model"), dict):
         record["model"] = {**{name: getattr(ModelSpec, name) for name in _QUANTIZATION_FIELDS},
                            **record["model"]}
     return record
 
 
-def load(path: str | os.PathLike) -> keras.Model:
-    """Model written by :func:`save` (any kind, the student included), with
-    ``training_history`` when it was stored."""
+def load(path: str | os.PathLike, history: bool = True) -> keras.Model:
+    """Model written by :func:`save` (any kind, the student included); with
+    ``training_history`` when it was stored and ``history`` is true.
+
+    Every problem is a one-line error naming the file: a missing or corrupt ``spec.json``,
+    an unknown architecture, unreadable ``weights.h5`` or ``history.json``.
+    """
     path = Path(path)
     record = read_record(path)
-    if "student" in record:
-        model = build_student(StudentSpec.from_dict(record["student"]))
-    elif "model" in record:
-        model = build_model(ModelSpec.from_dict(record["model"]))
-    else:
-        raise ValueError(f"{path / SPEC_FILE} names no architecture "
-                         f"(no {' or '.join(ARCHITECTURES)} entry)")
-    model.load_weights(str(path / WEIGHTS_FILE))
-    if (path / HISTORY_FILE).is_file():
-        model.training_history = json.loads((path / HISTORY_FILE).read_text())
+    try:
+        if "student" in record:
+            model = build_student(StudentSpec.from_dict(record["student"]))
+        elif "model" in record:
+            model = build_model(ModelSpec.from_dict(record["model"]))
+        else:
+            raise ValueError(f"names no architecture (no {' or '.join(ARCHITECTURES)} entry)")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path / SPEC_FILE}: {exc}") from None
+    weights = path / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: missing")
+    try:
+        model.load_weights(str(weights))
+    except Exception as exc:  # h5py and Keras raise many types for a broken weights file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{weights}: cannot load the weights ({reason})") from None
+    if history and (path / HISTORY_FILE).is_file():
+        model.training_history = _read_json(path / HISTORY_FILE)
     return model
 
 
@@ -135,7 +157,7 @@ def cached(path: str | os.PathLike, settings: dict[str, Any], make: Callable[[],
     settings = _jsonable(settings)
     try:
         record = read_record(path)
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (FileNotFoundError, ValueError):
         record = None
     if record is not None and all(record.get(k) == v for k, v in settings.items()):
         return load(path)

@@ -41,7 +41,9 @@ def build_student(spec: StudentSpec | None = None) -> keras.Model:
                name="dense")(x)
     x = relu("relu_dense")(x)
     score = QDense(1, kernel_quantizer=quantizer(), bias_quantizer=quantizer(), name="score")(x)
-    return keras.Model(images, score, name="student")
+    model = keras.Model(images, score, name="student")
+    object.__setattr__(model, "spec", spec)  # plain attribute, out of Keras' tracking
+    return model
 
 
 def student_scores(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
