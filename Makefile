@@ -36,12 +36,14 @@ book: setup  ## generate data, train, evaluate and build the HTML book (PROFILE=
 html: setup  ## render the committed notebooks into HTML without executing them
 	$(PY) -m src book --profile default --no-execute
 
-test: setup  ## unit tests, then smoke regeneration of every notebook and a book build
+test: setup  ## every test: unit tests with the C++ builds, then smoke regeneration and a book build
+	@echo "[test] unit tests, including the hls4ml C++ builds"
 	$(PY) -m pytest -m "not smoke"
+	@echo "[test] smoke regeneration of every chapter and the book build"
 	$(PY) -m pytest -m smoke
 
-test-unit: setup  ## unit tests only
-	$(PY) -m pytest -m "not smoke"
+test-unit: setup  ## fast unit tests: no C++ builds, no notebook regeneration
+	$(PY) -m pytest -m "not smoke and not hls"
 
 bench: setup  ## benchmarks: writes bench/results.json and bench/results.md
 	$(PY) -m src bench --out bench

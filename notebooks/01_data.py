@@ -49,22 +49,15 @@ profile = "default"
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from myst_nb import glue
-from sklearn.metrics import roc_auc_score, roc_curve
 
-from src.analysis import plots
-from src.config import PROCESSES, get_profile
-from src.data.datasets import read_attrs, read_jets
-from src.data.samples import ensure_sample
-from src.data.splits import split_indices
+from src.analysis import metrics, plots
+from src.config import get_profile
+from src.data import summary
 
 plots.set_style()
 P = get_profile(profile)
-paths = {process: ensure_sample(P, process, progress=False) for process in PROCESSES}
-jets = {process: read_jets(path) for process, path in paths.items()}
-attrs = {process: read_attrs(path) for process, path in paths.items()}
+jets, attrs = summary.load_samples(P)
 
 # %% [markdown]
 # ## The samples
@@ -73,17 +66,10 @@ attrs = {process: read_attrs(path) for process, path in paths.items()}
 # whose leading jet passed the selection (and, for signal, the truth matching).
 
 # %%
-summary = pd.DataFrame({
-    "jets": {p: len(j["images"]) for p, j in jets.items()},
-    "events generated": {p: a["events"] for p, a in attrs.items()},
-    "acceptance": {p: round(a["acceptance"], 3) for p, a in attrs.items()},
-    "mean constituents": {p: round(float(j["n_constituents"].mean()), 1) for p, j in jets.items()},
-    "detector": {p: a["settings"]["detector"] for p, a in attrs.items()},
-})
-summary.index.name = "sample"
-glue("n_qcd", int(summary.loc["qcd", "jets"]), display=False)
-glue("n_top", int(summary.loc["top", "jets"]), display=False)
-summary
+table = summary.sample_table(jets, attrs)
+glue("n_qcd", int(table.loc["qcd", "jets"]), display=False)
+glue("n_top", int(table.loc["top", "jets"]), display=False)
+table
 
 # %% [markdown]
 # ## Average images
@@ -97,13 +83,8 @@ summary
 # image, both in GeV, on a logarithmic colour scale.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-for ax, (process, data) in zip(axes, jets.items(), strict=True):
-    mean = data["images"].mean(axis=0)
-    plots.jet_image(mean, ax=ax, vmin=1e-3,
-                    title=f"{plots.LABELS[process]}: mean of {len(data['images'])} jets\n"
-                          f"max pixel {mean.max():.1f} GeV, sum {mean.sum():.0f} GeV")
-fig.tight_layout()
+plots.mean_images(jets)
+plt.show()
 
 # %% [markdown]
 # Single jets are sparse: a few dozen lit pixels out of 1600, which is why pixel-wise
@@ -111,15 +92,8 @@ fig.tight_layout()
 # reconstruct exactly.
 
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(13, 6.4))
-for col, process in enumerate(("qcd", "top", "w")):
-    for row in range(2):
-        image = jets[process]["images"][row]
-        plots.jet_image(image, ax=axes[row, col], vmin=0.1,
-                        title=f"{plots.LABELS[process]} jet {row}: "
-                              f"$m$ = {jets[process]['jet_mass'][row]:.0f} GeV, "
-                              f"{jets[process]['n_constituents'][row]} constituents")
-fig.tight_layout()
+plots.example_jets(jets, n=2)
+plt.show()
 
 # %% [markdown]
 # ## Jet kinematics
@@ -130,17 +104,10 @@ fig.tight_layout()
 # fall from low masses with a long tail. Top jets also have more constituents.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-values = {p: j["jet_pt"] for p, j in jets.items()}
-plots.class_histograms(values, np.linspace(550, 650, 41), r"jet $p_T$ [GeV]", ax=axes[0])
-values = {p: j["jet_mass"] for p, j in jets.items()}
-plots.class_histograms(values, np.linspace(0, 300, 61), "jet mass [GeV]", ax=axes[1])
-values = {p: j["n_constituents"] for p, j in jets.items()}
-plots.class_histograms(values, np.arange(0, 161, 4), "number of constituents", ax=axes[2])
-fig.tight_layout()
-
-top_peak = np.histogram(jets["top"]["jet_mass"], bins=np.arange(0, 305, 5))
-glue("top_mass_peak", float(top_peak[1][np.argmax(top_peak[0])] + 2.5), display=False)
+plots.kinematics(jets)
+plt.show()
+glue("top_mass_peak", summary.histogram_peak(jets["top"]["jet_mass"], range(0, 305, 5)),
+     display=False)
 
 # %% [markdown]
 # ## The simplest physics baseline: jet mass
@@ -153,23 +120,14 @@ glue("top_mass_peak", float(top_peak[1][np.argmax(top_peak[0])] + 2.5), display=
 # detector: choosing the mass means knowing what the signal looks like.)
 
 # %%
-def test_part(process):
-    split = split_indices(len(jets[process]["images"]), P.seed)
-    return jets[process]["jet_mass"][split.test]
-
-
-curves, aucs = {}, {}
-for signal in ("top", "w"):
-    mass = np.concatenate([test_part("qcd"), test_part(signal)])
-    truth = np.concatenate([np.zeros(len(test_part("qcd"))), np.ones(len(test_part(signal)))])
-    aucs[signal] = roc_auc_score(truth, mass)
-    fpr, tpr, _ = roc_curve(truth, mass)
-    curves[f"{plots.LABELS[signal]} vs QCD, jet mass (AUC {aucs[signal]:.3f})"] = (fpr, tpr)
-glue("mass_auc_top", round(float(aucs["top"]), 3), display=False)
-glue("mass_auc_w", round(float(aucs["w"]), 3), display=False)
+mass = summary.test_values(jets, "jet_mass", P.seed)
+glue("mass_auc_top", round(metrics.auc(*metrics.stack(mass["qcd"], mass["top"])), 3),
+     display=False)
+glue("mass_auc_w", round(metrics.auc(*metrics.stack(mass["qcd"], mass["w"])), 3), display=False)
+curves = metrics.roc_versus(mass["qcd"], {"top vs QCD, jet mass": mass["top"],
+                                          "W vs QCD, jet mass": mass["w"]})
 fig, ax = plt.subplots(figsize=(5.5, 4))
-plots.roc_curves(curves, ax=ax)
-ax.set_title("jet mass as a tagger, test split")
+plots.roc_curves(curves, ax=ax, title="jet mass as a tagger, test split")
 fig.tight_layout()
 
 # %% [markdown]

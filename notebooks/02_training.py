@@ -42,16 +42,18 @@ profile = "default"
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
-from src.analysis import plots
+from src.analysis import plots, training
 from src.analysis.latent import interpolate, sample_prior
+from src.analysis.tables import styled
 from src.config import get_profile, models_dir
 from src.data.splits import split_images
-from src.models.networks import count_macs
+from src.models.networks import layer_table
 from src.models.registry import trained
 from src.models.store import read_record
+from src.study import TABLE_3_1
 
 plots.set_style()
 P = get_profile(profile)
@@ -72,26 +74,8 @@ glue("train_minutes", round(record["train_seconds"] / 60, 1), display=False)
 # run; the decoder is only needed for training and for reconstruction-based scores.
 
 # %%
-macs = count_macs(model)
-
-
-def layer_table(network):
-    rows = []
-    for layer in network.layers:
-        params = layer.count_params()
-        if not params and layer.name not in macs:
-            continue
-        shape = layer.output_shape
-        rows.append({"layer": layer.name, "output shape": str(tuple(shape[1:])),
-                     "parameters": params, "MACs": macs.get(layer.name, 0)})
-    return pd.DataFrame(rows).set_index("layer")
-
-
-encoder_table, decoder_table = layer_table(model.encoder), layer_table(model.decoder)
-totals = pd.DataFrame({
-    "parameters": [encoder_table["parameters"].sum(), decoder_table["parameters"].sum()],
-    "MACs per image": [encoder_table["MACs"].sum(), decoder_table["MACs"].sum()],
-}, index=["encoder", "decoder"])
+encoder_table = layer_table(model.encoder)
+totals = training.size_totals({"encoder": encoder_table, "decoder": layer_table(model.decoder)})
 glue("encoder_params", int(totals.loc["encoder", "parameters"]), display=False)
 glue("encoder_macs", float(totals.loc["encoder", "MACs per image"]) / 1e6, display=False)
 display(totals)
@@ -109,49 +93,21 @@ encoder_table
 # and are best read as relative numbers.
 
 # %%
-metrics = [m for m in ("loss", "bce", "kl_cont", "kl_disc", "mse", "psnr", "ssim")
-           if m in history]
-names = {"loss": "total loss", "bce": "BCE (summed pixels)", "kl_cont": "KL continuous",
-         "kl_disc": "KL discrete", "mse": "MSE (summed pixels)", "psnr": "PSNR [dB]",
-         "ssim": "SSIM"}
-fig, axes = plt.subplots(2, 4, figsize=(14, 6))
-epochs = np.arange(1, len(history) + 1)
-for ax, metric in zip(axes.flat, metrics, strict=False):
-    ax.plot(epochs, history[metric], "o-", label="training")
-    ax.plot(epochs, history[f"val_{metric}"], "s--", label="validation")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(names[metric])
-    if metric.startswith("kl"):
-        ax.set_yscale("log")
-    ax.legend()
-ax = axes.flat[len(metrics)]
-ax.plot(epochs, history["lr"], "o-", color="k", label="learning rate")
-ax.set_xlabel("epoch")
-ax.set_ylabel("learning rate")
-ax.set_yscale("log")
-ax.legend()
-fig.tight_layout()
+plots.training_curves(history)
+plt.show()
 
 # %% [markdown]
 # ## Final metrics beside the study's
 #
-# The study's Table 3.1 was obtained after 8 epochs on 150,000 training images of the
-# Delphes-simulated reference dataset on a GPU; ours on the profile's smaller sample of
-# our own jets on a CPU. The orders of magnitude, not the digits, are comparable.
+# The study's Table 3.1 ({glue:md}`table_3_1_source`) was obtained after 8 epochs on
+# 150,000 training images of the Delphes-simulated reference dataset on a GPU; ours on the
+# profile's smaller sample of our own jets on a CPU. The orders of magnitude, not the
+# digits, are comparable.
 
 # %%
-study = {"loss": (6.053, 6.061), "bce": (6.051, 6.060), "kl_cont": (4.24e-4, 4.47e-4),
-         "kl_disc": (2.83e-4, 4.47e-4), "mse": (0.190, 0.188), "psnr": (40.37, 40.43),
-         "ssim": (0.942, 0.942)}
-best = int(np.argmin(history["val_loss"]))
-table = pd.DataFrame({
-    "ours, training": [history[m].iloc[best] for m in metrics],
-    "ours, validation": [history[f"val_{m}"].iloc[best] for m in metrics],
-    "study, training": [study[m][0] for m in metrics],
-    "study, validation": [study[m][1] for m in metrics],
-}, index=[names[m] for m in metrics])
-glue("best_epoch", best + 1, display=False)
-table.style.format("{:.4g}")
+glue("best_epoch", training.best_epoch(history), display=False)
+glue("table_3_1_source", Markdown(TABLE_3_1.source), display=False)
+styled(training.final_metrics(history, TABLE_3_1), "{:.4g}")
 
 # %% [markdown]
 # The model kept is that of epoch {glue:text}`best_epoch` (lowest validation loss). The
@@ -171,20 +127,8 @@ table.style.format("{:.4g}")
 # fixed-point implementation needs (chapter 5).
 
 # %%
-weights = {layer.name: layer.get_weights()[0].ravel() for layer in model.encoder.layers
-           if layer.get_weights() and layer.get_weights()[0].ndim > 1}
-fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [1, 2]})
-for name, w in weights.items():
-    axes[0].hist(w, bins=80, histtype="step", density=True, label=name)
-axes[0].set_xlabel("kernel weight")
-axes[0].set_ylabel("probability density")
-axes[0].set_yscale("log")
-axes[0].legend(fontsize=6, ncol=2)
-axes[1].boxplot(list(weights.values()), vert=False, whis=(0, 100), showfliers=False)
-axes[1].set_yticks(range(1, len(weights) + 1), list(weights), fontsize=7)
-axes[1].set_xlabel("kernel weight (whiskers: minimum to maximum)")
-axes[1].set_ylabel("layer")
-fig.tight_layout()
+plots.weight_distributions(training.kernels(model.encoder))
+plt.show()
 
 # %% [markdown]
 # ## Reconstructions
@@ -194,19 +138,11 @@ fig.tight_layout()
 
 # %%
 examples = np.concatenate([test_qcd[:3], test_top[:3]])
-labels = ["QCD"] * 3 + ["top"] * 3
-recon = model.reconstruct(examples)
-fig, axes = plt.subplots(2, 6, figsize=(20, 5.8))
-for i, (image, rec, label) in enumerate(zip(examples, recon, labels, strict=True)):
-    plots.jet_image(image, ax=axes[0, i], vmin=1e-4, unit="",
-                    title=f"{label} test jet {i % 3} (input)")
-    plots.jet_image(rec, ax=axes[1, i], vmin=1e-4, unit="", title=f"{label} reconstruction")
-fig.tight_layout()
+plots.reconstructions(examples, model.reconstruct(examples), ["QCD"] * 3 + ["top"] * 3)
+plt.show()
 sample = np.concatenate([test_qcd[:1000], test_top[:1000]])
-rec_all = model.reconstruct(sample)
-spread_in = np.linalg.norm(sample - sample.mean(0), axis=(1, 2)).mean()
-spread_out = np.linalg.norm(rec_all - rec_all.mean(0), axis=(1, 2)).mean()
-glue("recon_spread", round(float(100 * spread_out / spread_in), 2), display=False)
+glue("recon_spread", round(training.reconstruction_spread(sample, model.reconstruct(sample)), 2),
+     display=False)
 
 # %% [markdown]
 # The reconstructions hardly differ from jet to jet: each is close to a smooth average
@@ -229,17 +165,8 @@ glue("recon_spread", round(float(100 * spread_out / spread_in), 2), display=Fals
 # the decoder to tell them apart. White pixels are below $10^{-4}$ of the jet pT.
 
 # %%
-path = interpolate(model, test_qcd[0], test_top[0], steps=10)
-fig, axes = plt.subplots(1, 10, figsize=(22, 2.6))
-for step, (ax, image) in enumerate(zip(axes, path, strict=True)):
-    shown = np.where(image > 1e-4, image, np.nan)
-    artist = ax.imshow(shown, origin="lower", norm=plt.matplotlib.colors.LogNorm(1e-4, 1))
-    ax.set_title(f"step {step}", fontsize=8)
-    ax.set_xlabel(r"$\eta'$ bin")
-    ax.set_ylabel(r"$\phi'$ bin")
-    ax.grid(False)
-fig.tight_layout()
-fig.colorbar(artist, ax=axes, label="pixel $p_T$ / jet $p_T$", fraction=0.02)
+plots.latent_path(interpolate(model, test_qcd[0], test_top[0], steps=10))
+plt.show()
 
 # %% [markdown]
 # ## Jets drawn from the prior
@@ -251,8 +178,5 @@ fig.colorbar(artist, ax=axes, label="pixel $p_T$ / jet $p_T$", fraction=0.02)
 # latent space that carries the shape of each jet.
 
 # %%
-samples = sample_prior(model, 6, seed=P.seed)
-fig, axes = plt.subplots(1, 6, figsize=(20, 3))
-for i, (ax, image) in enumerate(zip(axes, samples, strict=True)):
-    plots.jet_image(image, ax=ax, vmin=1e-4, unit="", title=f"prior sample {i}")
-fig.tight_layout()
+plots.prior_samples(sample_prior(model, 6, seed=P.seed))
+plt.show()

@@ -26,37 +26,21 @@ profile = "default"
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 from myst_nb import glue
-from scipy.stats import spearmanr
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import cross_val_predict
 
-from src.analysis import plots
-from src.analysis.latent import category_occupancy, category_profiles, embed, latent_features
+from src.analysis import latent, plots
+from src.analysis.tables import styled
 from src.config import get_profile
-from src.data.splits import split
 from src.models.registry import trained
 
 plots.set_style()
 P = get_profile(profile)
 model = trained(P, "jointvae")
-rng = np.random.default_rng(P.seed)
-fields = ("images", "jet_mass", "n_constituents")
-jets = {}
-for process in ("qcd", "top"):
-    test = split(P, process, "test", fields)
-    keep = np.sort(rng.choice(len(test["images"]), min(P.n_embed, len(test["images"])),
-                              replace=False))
-    jets[process] = {name: values[keep] for name, values in test.items()}
-labels = np.concatenate([np.zeros(len(jets["qcd"]["images"]), int),
-                         np.ones(len(jets["top"]["images"]), int)])
-images = np.concatenate([jets["qcd"]["images"], jets["top"]["images"]])
-features = {"continuous": latent_features(model, images, "continuous"),
-            "discrete": latent_features(model, images, "discrete")}
-glue("n_embed", int(len(jets["qcd"]["images"])), display=False)
+jets = latent.test_subsample(P, P.n_embed, ("images", "jet_mass", "n_constituents"))
+labels = jets.labels
+features = {"continuous": latent.latent_features(model, jets.values["images"], "continuous"),
+            "discrete": latent.latent_features(model, jets.values["images"], "discrete")}
+glue("n_embed", jets.counts["qcd"], display=False)
 
 # %% [markdown]
 # ## Projections
@@ -66,21 +50,8 @@ glue("n_embed", int(len(jets["qcd"]["images"])), display=False)
 # (category probabilities). The axes of each projection have no physical unit.
 
 # %%
-methods = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
-fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
-for row, (which, x) in enumerate(features.items()):
-    for col, (method, title) in enumerate(methods.items()):
-        xy = embed(x, method, seed=P.seed)
-        ax = axes[row, col]
-        for label, process in enumerate(("qcd", "top")):
-            sel = labels == label
-            ax.scatter(xy[sel, 0], xy[sel, 1], s=3, alpha=0.4, color=plots.COLORS[process],
-                       label=f"{plots.LABELS[process]} ({sel.sum()} jets)", rasterized=True)
-        ax.set_title(f"{which} latent, {title}")
-        ax.set_xlabel(f"{title} 1")
-        ax.set_ylabel(f"{title} 2")
-        ax.legend(markerscale=4, loc="best")
-fig.tight_layout()
+plots.projections(latent.embeddings(features, ("umap", "tsne", "pca"), seed=P.seed), labels)
+plt.show()
 
 # %% [markdown]
 # How much of the class information survives in each latent, independently of any
@@ -89,14 +60,10 @@ fig.tight_layout()
 # detector: it is an upper bound on what a linear cut in the latent space could do.
 
 # %%
-probe = {}
-for which, x in features.items():
-    predicted = cross_val_predict(LogisticRegression(max_iter=2000), x, labels, cv=5,
-                                  method="predict_proba")[:, 1]
-    probe[which] = roc_auc_score(labels, predicted)
+probe = latent.probe_auc(features, labels)
 glue("probe_cont", round(float(probe["continuous"]), 3), display=False)
 glue("probe_disc", round(float(probe["discrete"]), 3), display=False)
-pd.Series(probe, name="cross-validated AUC of a linear probe").to_frame()
+probe.to_frame()
 
 # %% [markdown]
 # A linear probe reaches an AUC of only {glue:text}`probe_cont:.3f` on the continuous
@@ -112,18 +79,11 @@ pd.Series(probe, name="cross-validated AUC of a linear probe").to_frame()
 # of jets in each of the 20 categories.
 
 # %%
-occupancy = category_occupancy(features["discrete"], np.where(labels, "top", "QCD"))
-used = occupancy.index[(occupancy > 0.01).any(axis=1)]
+occupancy = latent.category_occupancy(features["discrete"], labels)
+used = latent.used_categories(occupancy, 0.01)
 glue("n_used", int(len(used)), display=False)
 fig, ax = plt.subplots(figsize=(11, 4))
-width = 0.4
-for i, process in enumerate(("qcd", "top")):
-    ax.bar(occupancy.index + (i - 0.5) * width, occupancy[plots.LABELS[process]], width,
-           color=plots.COLORS[process], label=plots.LABELS[process])
-ax.set_xticks(occupancy.index)
-ax.set_xlabel("most likely category")
-ax.set_ylabel("fraction of the class's jets")
-ax.legend()
+plots.category_bars(occupancy, ax=ax)
 fig.tight_layout()
 
 # %% [markdown]
@@ -134,16 +94,11 @@ fig.tight_layout()
 # together, and the fraction of top jets in it.
 
 # %%
-profiles = category_profiles(features["discrete"], {
-    "jet_mass": np.concatenate([jets["qcd"]["jet_mass"], jets["top"]["jet_mass"]]),
-    "n_constituents": np.concatenate([jets["qcd"]["n_constituents"],
-                                      jets["top"]["n_constituents"]]),
-})
-profiles["top fraction"] = pd.Series(labels).groupby(
-    np.argmax(features["discrete"], axis=1)).mean().reindex(profiles.index)
-profiles.loc[used].style.format({"jet_mass_mean": "{:.1f}", "jet_mass_std": "{:.1f}",
-                                 "n_constituents_mean": "{:.1f}",
-                                 "n_constituents_std": "{:.1f}", "top fraction": "{:.2f}"})
+profiles = latent.category_table(features["discrete"], {
+    "jet_mass": jets.values["jet_mass"], "n_constituents": jets.values["n_constituents"]}, labels)
+styled(profiles.loc[used], {"jet_mass_mean": "{:.1f}", "jet_mass_std": "{:.1f}",
+                            "n_constituents_mean": "{:.1f}", "n_constituents_std": "{:.1f}",
+                            "top fraction": "{:.2f}"})
 
 # %% [markdown]
 # ## Distance from the prior against jet mass
@@ -153,26 +108,15 @@ profiles.loc[used].style.format({"jet_mass_mean": "{:.1f}", "jet_mass_std": "{:.
 # class:
 
 # %%
-norm = np.linalg.norm(features["continuous"], axis=1)
-mass = np.concatenate([jets["qcd"]["jet_mass"], jets["top"]["jet_mass"]])
-nconst = np.concatenate([jets["qcd"]["n_constituents"], jets["top"]["n_constituents"]])
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-for ax, (values, name) in zip(axes, ((mass, "jet mass [GeV]"),
-                                     (nconst, "number of constituents")), strict=True):
-    for label, process in enumerate(("qcd", "top")):
-        sel = labels == label
-        ax.scatter(values[sel], norm[sel], s=3, alpha=0.4, color=plots.COLORS[process],
-                   label=plots.LABELS[process], rasterized=True)
-    ax.set_xlabel(name)
-    ax.set_ylabel(r"$|\mu|$, length of the posterior means")
-    ax.set_yscale("log")
-    ax.legend(markerscale=4)
-fig.tight_layout()
-correlation = {name: float(spearmanr(values, norm).statistic)
-               for name, values in (("jet mass", mass), ("constituents", nconst))}
-glue("corr_mass", round(correlation["jet mass"], 2), display=False)
-glue("corr_nconst", round(correlation["constituents"], 2), display=False)
-pd.Series(correlation, name=r"Spearman correlation with |mu|").to_frame()
+distance = latent.prior_distance(features["continuous"])
+plots.distance_scatter({"jet mass [GeV]": jets.values["jet_mass"],
+                        "number of constituents": jets.values["n_constituents"]}, distance, labels)
+plt.show()
+correlation = latent.rank_correlations({"jet mass": jets.values["jet_mass"],
+                                        "constituents": jets.values["n_constituents"]}, distance)
+glue("corr_mass", round(float(correlation["jet mass"]), 2), display=False)
+glue("corr_nconst", round(float(correlation["constituents"]), 2), display=False)
+correlation.to_frame()
 
 # %% [markdown]
 # The distance from the prior grows with the jet mass (rank correlation

@@ -39,6 +39,12 @@ class Profile:
     model: dict = field(default_factory=dict)  # overrides of src.model.ModelSpec
     train: dict = field(default_factory=dict)  # overrides of src.train.TrainSpec
     n_embed: int = 2000  # jets per class in the latent-space embeddings
+    #: Test jets emulated through the reduced encoder's C++ (half QCD, half top; about 8 min of
+    #: g++ and 7-12 images/s per core); 0 compiles nothing unless a library is already there.
+    fpga_reduced_images: int = 2000
+    #: Test jets emulated through the student's other hls4ml projects (io_stream, tuned reuse)
+    #: to check that they compute exactly what its reference project computes.
+    fpga_variant_images: int = 2000
 
     def generation_settings(self, process: str) -> dict:
         """The settings a generated sample depends on (a changed value regenerates it)."""
@@ -62,6 +68,8 @@ PROFILES: dict[str, Profile] = {
         model={"filters": (8, 8, 16, 16), "depths": (1, 1, 1, 1), "groups": 4,
                "decoder_filters": (8, 8, 8, 8), "decoder_base": 16},
         n_embed=150,
+        fpga_reduced_images=0,
+        fpga_variant_images=250,
     ),
     "default": Profile(
         name="default",
@@ -80,6 +88,7 @@ PROFILES: dict[str, Profile] = {
         shard_size=5000,
         epochs=8,
         n_embed=5000,
+        fpga_reduced_images=4000,
     ),
 }
 

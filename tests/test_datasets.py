@@ -2,13 +2,11 @@
 
 import h5py
 import numpy as np
-import pandas as pd
 import pytest
 
 from src.data.datasets import (
     FIELDS,
     DataError,
-    convert_toptag,
     read_attrs,
     read_images,
     read_jets,
@@ -86,37 +84,3 @@ def test_load_split_normalizes(tmp_path, generated):
     assert len(part["jet_mass"]) == len(part["images"]) == 75
 
 
-def _reference_frame(arrays):
-    """Write generated constituents in the public dataset's pandas layout (massless)."""
-    pt, eta, phi = (arrays["constituents"][..., k].astype(np.float64) for k in range(3))
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    e = np.sqrt(px**2 + py**2 + pz**2)
-    columns = {}
-    for i in range(pt.shape[1]):
-        for name, values in (("E", e), ("PX", px), ("PY", py), ("PZ", pz)):
-            columns[f"{name}_{i}"] = values[:, i]
-    for name in ("truthE", "truthPX", "truthPY", "truthPZ", "ttv"):
-        columns[name] = np.zeros(len(pt))
-    columns["is_signal_new"] = arrays["labels"].astype(np.int64)
-    return pd.DataFrame(columns)
-
-
-def test_converter_reproduces_generator_images(tmp_path, generated):
-    arrays = {k: np.concatenate([generated["qcd"][k], generated["top"][k]]) for k in FIELDS}
-    source = tmp_path / "reference.h5"
-    _reference_frame(arrays).to_hdf(source, key="table", mode="w")
-    out = convert_toptag(source, tmp_path / "converted.h5", chunk=128)
-    back = read_jets(out)
-    np.testing.assert_allclose(back["images"], arrays["images"], rtol=1e-5, atol=1e-4)
-    np.testing.assert_array_equal(back["labels"], arrays["labels"])
-    np.testing.assert_array_equal(back["n_constituents"], arrays["n_constituents"])
-    np.testing.assert_allclose(back["constituents"], arrays["constituents"], rtol=1e-5, atol=1e-5)
-
-
-def test_converter_rejects_wrong_format(tmp_path):
-    path = tmp_path / "wrong.h5"
-    pd.DataFrame({"x": [1.0]}).to_hdf(path, key="table", mode="w")
-    with pytest.raises(DataError, match="missing columns"):
-        convert_toptag(path, tmp_path / "out.h5")
-    with pytest.raises(DataError, match="file not found"):
-        convert_toptag(tmp_path / "absent.h5", tmp_path / "out.h5")

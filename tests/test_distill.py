@@ -1,15 +1,19 @@
-"""Student size and persistence, magnitude pruning and distillation on tiny data."""
+"""Student size and persistence, magnitude pruning and distillation on tiny data, and the
+teacher-student comparison."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from src.backend import keras
-from src.compress.prune import prune_encoder, sparsity
+from src.compress import distill
+from src.compress.prune import nonzero_macs, prune_encoder, sparsity
+from src.compress.quantize import kernels, kl_scores
 from src.models.networks import build_model, count_macs
 from src.models.spec import ModelSpec, StudentSpec
-from src.models.store import load, save
+from src.models.store import load, read_record, save
 from src.models.student import build_student, student_scores
 from src.models.train import DistillSpec, regress
 
@@ -51,14 +55,16 @@ def test_student_round_trips_through_save_and_load(tmp_path):
     rng = np.random.default_rng(0)
     model.set_weights([w + rng.normal(0, 0.3, w.shape).astype(np.float32)
                        for w in model.get_weights()])
-    save(model, tmp_path / "s", metadata={"student": {"filters": [2, 4], "dense": 8}})
+    save(model, tmp_path / "s")
+    assert read_record(tmp_path / "s")["student"]["filters"] == [2, 4]
     again = load(tmp_path / "s")
     images = unit_sum_images(10)
     scores = student_scores(model, images)
     assert scores.shape == (10,) and np.all(np.isfinite(scores))
     np.testing.assert_array_equal(scores, student_scores(again, images))
-    with pytest.raises(ValueError, match="no architecture entry"):
-        save(model, tmp_path / "t", metadata={})
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="no ModelSpec or StudentSpec"):
+        save(plain, tmp_path / "t")
 
 
 def blobs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -100,3 +106,43 @@ def test_pruning_reaches_the_requested_sparsity():
     with pytest.raises(ValueError, match="target sparsity"):
         prune_encoder(model.encoder, 1.0, unit_sum_images(4), DistillSpec(epochs=1))
     assert isinstance(pruned, keras.Model)
+
+
+def test_log_kl_floors_zero_divergences():
+    values = distill.log_kl(np.array([0.0, 1e-9, 1.0, np.e], np.float32))
+    np.testing.assert_allclose(values, [np.log(distill.KL_FLOOR)] * 2 + [0.0, 1.0], rtol=1e-6)
+
+
+def test_paired_scores_put_teacher_and_student_side_by_side():
+    teacher = build_model(TINY_QUANTIZED.replace(bits=0))
+    model = build_student(StudentSpec(filters=(2, 4), dense=8))
+    images = unit_sum_images(12, seed=5)
+    paired = distill.paired_scores(teacher, model, images)
+    assert list(paired.columns) == ["teacher", "teacher_log_kl", "student"] and len(paired) == 12
+    np.testing.assert_array_equal(paired["teacher"], kl_scores(teacher, images)["kl_total"])
+    np.testing.assert_array_equal(paired["teacher_log_kl"], distill.teacher_log_kl(teacher, images))
+    np.testing.assert_array_equal(paired["student"], student_scores(model, images))
+
+
+def test_fidelity_is_the_correlation_with_the_target():
+    target = np.linspace(-2.0, 1.0, 7)
+    frame = pd.DataFrame({"teacher_log_kl": target, "student": 3 * target + 1})
+    assert distill.fidelity(frame) == pytest.approx(1.0)
+    frame["student"] = -frame["student"]
+    assert distill.fidelity(frame) == pytest.approx(-1.0)
+
+
+def test_nonzero_macs_skip_the_zero_weights():
+    encoder = build_model(TINY_QUANTIZED).encoder
+    macs = count_macs(encoder)
+    for name in macs:  # every weight 0.5, on the <16,6> grid; then half of one layer zeroed
+        kernel = encoder.get_layer(name).kernel
+        kernel.assign(np.full(kernel.shape, 0.5, np.float32))
+    assert nonzero_macs(encoder) == sum(macs.values())
+    kernel = encoder.get_layer("z_mean").kernel
+    kernel.assign(np.where(np.arange(kernel.shape[1]) % 2 == 0, 0.0, 0.5)
+                  * np.ones(kernel.shape, np.float32))
+    assert nonzero_macs(encoder) == sum(macs.values()) - macs["z_mean"] / 2
+    assert sparsity(encoder) == pytest.approx(kernel.shape.num_elements() / 2
+                                              / sum(np.size(w) for w in
+                                                    kernels(encoder).values()))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from src.compress.energy import energy_table, study_comparison, totals
+from src.compress.energy import energy_table, saving, study_comparison, totals
 from src.compress.quantize import reduced_spec
 from src.config import get_profile
 from src.models.layers import QKerasFactory
@@ -71,3 +72,13 @@ def test_float_layers_reproduce_the_study(tables):
 def test_unknown_float_precision_is_one_clear_error():
     with pytest.raises(ValueError, match="keras_quantizer must be"):
         energy_table(None, keras_quantizer="int8")
+
+
+def test_energy_saving_reproduces_the_study():
+    totals = pd.DataFrame({"study [uJ]": TABLE_3_4.values})
+    assert round(saving(totals, "study [uJ]"), 3) == 0.392  # "39.2%", thesis Table 3.4
+
+
+def test_our_saving_is_the_study_one(tables):
+    summary = totals({NAMES[bits]: table for bits, table in tables.items()})
+    assert saving(summary) == pytest.approx(saving(summary, "study [uJ]"), abs=1e-4)

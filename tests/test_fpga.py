@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,10 +13,14 @@ from src.backend import keras  # sets up TensorFlow for QKeras and hls4ml: impor
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from src.fpga.convert import (
+    BOOK_SETTINGS,
+    RECORD_FILE,
     convert,
+    ensure_book_project,
     ensure_project,
     precision_table,
     project_dir,
+    quiet,
     ungroup_convolutions,
 )
 from src.fpga.emulate import compare, emulate, library_ready, load_library
@@ -57,6 +63,7 @@ def _assert_matches(y_hls, y_keras, n: int) -> None:
         np.testing.assert_allclose(yh, yk, rtol=0, atol=1e-5)
 
 
+@pytest.mark.hls
 def test_qkeras_model_matches(converted):
     model, hls_model, _, images = converted
     on_grid = _truncate(images, 10)  # the default input type ap_fixed<16,6>
@@ -67,6 +74,7 @@ def test_qkeras_model_matches(converted):
     assert stats["max_abs_diff"] > 0  # unquantized images lose their bits below 2^-10
 
 
+@pytest.mark.hls
 def test_input_precision(tmp_path):
     model = _qkeras_model()
     images = np.random.default_rng(2).uniform(0, 1, (100, 8, 8, 1)).astype(np.float32)
@@ -81,6 +89,7 @@ def test_input_precision(tmp_path):
         np.testing.assert_array_equal(a, b[:10])
 
 
+@pytest.mark.hls
 def test_two_workers_give_the_single_worker_outputs(converted):
     _, hls_model, out, images = converted
     one = emulate(hls_model, images, n_workers=1, batch_size=64, progress=False)
@@ -90,6 +99,7 @@ def test_two_workers_give_the_single_worker_outputs(converted):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.hls
 def test_emulate_rejects_wrong_input_size(converted):
     _, hls_model, _, _ = converted
     with pytest.raises(ValueError, match="do not split"):
@@ -144,6 +154,7 @@ def test_convert_argument_errors(kwargs, message, tmp_path):
         convert(_qkeras_model(), tmp_path / "prj", **kwargs)
 
 
+@pytest.mark.hls
 def test_ensure_project_keeps_a_matching_compiled_project(tmp_path):
     model = _qkeras_model()
     out = project_dir(tmp_path / "model", "io_parallel", "Latency", 1)
@@ -174,3 +185,32 @@ def test_precision_table(converted):
     assert table.loc["qact", "output"] == "ap_ufixed<16,6,AP_RND_CONV,AP_SAT,0>"
     assert table.loc["image", "output"] == "ap_fixed<16,6>" and table.loc["image", "weight"] == ""
     assert table.loc["z_mean", "accumulator"].startswith("ap_fixed<")
+
+
+def test_quiet_silences_stdout_only(capsys):
+    with quiet():
+        print("Interpreting Model ...")
+    print("after")
+    assert capsys.readouterr().out == "after\n"
+
+
+def test_ensure_book_project_adds_to_the_book_settings(tmp_path):
+    keras.utils.set_random_seed(0)
+    q = quantized_bits(16, 6, alpha=1)
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = QConv2D(2, 3, kernel_quantizer=q, bias_quantizer=q, name="dconv_b0")(inputs)
+    x = keras.layers.Flatten(name="flatten")(x)
+    model = keras.Model(inputs, QDense(2, kernel_quantizer=q, bias_quantizer=q, name="z")(x))
+    hls_model, reused = ensure_book_project(model, "reduced encoder", tmp_path / "prj",
+                                           layer_config={"z": {"ReuseFactor": 2}})
+    assert not reused
+    settings = json.loads((tmp_path / "prj" / RECORD_FILE).read_text())["settings"]
+    expected = {**BOOK_SETTINGS["reduced encoder"], "io_type": "io_parallel",
+                "strategy": "Latency", "reuse_factor": 1,
+                "layer_config": {"dconv_b0": {"Precision": {"result": "ap_fixed<26,6>"}},
+                                 "z": {"ReuseFactor": 2}}}
+    assert settings == expected
+    assert hls_model.graph["z"].get_attr("reuse_factor") == 2
+    assert precision_table(hls_model).loc["dconv_b0", "output"] == "ap_fixed<26,6>"
+    with pytest.raises(ValueError, match="unknown book model"):
+        ensure_book_project(model, "teacher", tmp_path / "other")

@@ -124,7 +124,7 @@ def test_cross_check_with_hls4ml(tmp_path):
     # 3*3*1*4 grouped products per pixel / R = 18. dense: 256*3/2 = 384 for both
     assert check.loc["conv", "multiplier_limit_hls4ml"] == 18 == check.loc["conv", "multipliers_estimate"]
     assert check.loc["dense", "multiplier_limit_hls4ml"] == 384 == check.loc["dense", "multipliers_estimate"]
-    assert hls4ml_passes(hls_model, "conv") == 64 == estimate.loc["conv", "II_cycles"] // 2
+    assert hls4ml_passes(hls_model, "conv") == 64 == planned.loc["conv", "II_cycles"] // 2
 
 
 def hls4ml_passes(hls_model, name: str) -> int:

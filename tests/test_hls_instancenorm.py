@@ -100,6 +100,7 @@ def test_register_is_idempotent():
     assert instancenorm.HEADER.is_file()
 
 
+@pytest.mark.hls
 @pytest.mark.parametrize("shape", [(5, 5, 4), (10, 10, 3)])
 def test_matches_keras_io_parallel(shape, tmp_path):
     rng = np.random.default_rng(sum(shape))
@@ -107,11 +108,13 @@ def test_matches_keras_io_parallel(shape, tmp_path):
     _check(_inorm_model(shape, None, rng), tmp_path, rng, x_scale=scales)
 
 
+@pytest.mark.hls
 def test_after_conv2d_matches_keras(tmp_path):
     rng = np.random.default_rng(3)
     _check(_inorm_model((10, 10, 3), 4, rng), tmp_path, rng, x_scale=1.0)
 
 
+@pytest.mark.hls
 def test_io_stream_with_small_table(tmp_path):
     """io_stream works, and TableSize sets the 1/sqrt resolution (16 entries: ~3 % errors)."""
     rng = np.random.default_rng(5)

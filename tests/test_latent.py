@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,8 @@ class FakeModel(LinearEncoder):
     """Deterministic stand-in for a trained model: linear encoder, sigmoid linear decoder.
 
     ``reconstruct`` decodes the posterior mean with the one-hot most likely category, as the
-    real models do; ``decoded`` records every decoder input.
+    real models do; ``decoded`` records every decoder input, ``decode_batch_sizes`` the batch
+    size asked for.
     """
 
     def __init__(self, kind: str = "jointvae"):
@@ -25,9 +28,11 @@ class FakeModel(LinearEncoder):
         rng = np.random.default_rng(3)
         self.w_dec = rng.normal(size=(D + K if kind == "jointvae" else D, 1600))
         self.decoded: list[np.ndarray] = []
+        self.decode_batch_sizes: list[int] = []
 
     def decode(self, z, batch_size=512):
         self.decoded.append(np.array(z))
+        self.decode_batch_sizes.append(batch_size)
         return (1.0 / (1.0 + np.exp(-z @ self.w_dec))).reshape(len(z), 40, 40)
 
     def reconstruct(self, images, batch_size=512):
@@ -163,7 +168,7 @@ def test_sample_prior():
     model = FakeModel()
     first = L.sample_prior(model, 7, seed=11, batch_size=3)
     assert first.shape == (7, 40, 40)
-    assert [len(z) for z in model.decoded] == [3, 3, 1]
+    assert [len(z) for z in model.decoded] == [7] and model.decode_batch_sizes == [3]
     z = np.concatenate(model.decoded)
     assert set(np.unique(z[:, D:])) == {0.0, 1.0}
     np.testing.assert_array_equal(z[:, D:].sum(axis=1), 1.0)
@@ -174,3 +179,72 @@ def test_sample_prior():
         L.sample_prior(FakeModel("ae"), 2)
     with pytest.raises(ValueError, match="n must be positive"):
         L.sample_prior(model, 0)
+
+
+def test_test_subsample_draws_from_one_seeded_generator(monkeypatch):
+    sizes = {"qcd": 12, "top": 3}
+    calls = []
+
+    def fake_split(profile, process, part, fields):
+        calls.append((process, part, fields))
+        n = sizes[process]
+        return {"images": np.arange(n * 4.0).reshape(n, 2, 2),
+                "jet_mass": np.arange(n) + (100.0 if process == "top" else 0.0)}
+
+    monkeypatch.setattr(L, "split", fake_split)
+    profile = SimpleNamespace(seed=5)
+    sample = L.test_subsample(profile, 5, ("images", "jet_mass"))
+    assert calls == [("qcd", "test", ("images", "jet_mass")), ("top", "test", ("images", "jet_mass"))]
+    assert sample.counts == {"qcd": 5, "top": 3} and sample.processes == ("qcd", "top")
+    np.testing.assert_array_equal(sample.labels, [0] * 5 + [1] * 3)
+    rng = np.random.default_rng(5)
+    keep = np.sort(rng.choice(12, 5, replace=False))
+    np.testing.assert_array_equal(sample.values["jet_mass"][:5], keep)
+    np.testing.assert_array_equal(sample.values["jet_mass"][5:], [100.0, 101.0, 102.0])
+    np.testing.assert_array_equal(sample.values["images"][:5, 0, 0], 4 * keep)
+    again = L.test_subsample(profile, 5, ("images", "jet_mass"))
+    np.testing.assert_array_equal(again.values["jet_mass"], sample.values["jet_mass"])
+    with pytest.raises(ValueError, match="n must be positive"):
+        L.test_subsample(profile, 0)
+
+
+def test_embeddings_keyed_by_features_and_method():
+    x = _clusters()
+    out = L.embeddings({"a": x, "b": x[:, :3]}, ("pca",), seed=1)
+    assert list(out) == [("a", "pca"), ("b", "pca")]
+    np.testing.assert_array_equal(out[("a", "pca")], L.embed(x, "pca", seed=1))
+
+
+def test_probe_auc_separable_and_random_features():
+    labels = np.repeat([0, 1], 30)
+    rng = np.random.default_rng(0)
+    probe = L.probe_auc({"separable": _clusters(), "noise": rng.normal(size=(60, 5))}, labels)
+    assert probe.name == "cross-validated AUC of a linear probe"
+    assert probe["separable"] == 1.0
+    assert abs(probe["noise"] - 0.5) < 0.25
+
+
+def test_used_categories_threshold():
+    occupancy = pd.DataFrame({0: [0.9, 0.005, 0.095, 0.0], 1: [0.5, 0.0, 0.3, 0.2]})
+    assert list(L.used_categories(occupancy, 0.01)) == [0, 2, 3]
+    assert list(L.used_categories(occupancy, 0.25)) == [0, 2]
+
+
+def test_category_table_adds_the_signal_fraction():
+    logits = np.eye(K)[[1, 1, 1, 3]]
+    table = L.category_table(logits, {"jet_mass": [170.0, 180.0, 190.0, 40.0]}, [0, 1, 1, 0])
+    assert table.loc[1, "top fraction"] == pytest.approx(2 / 3)
+    assert table.loc[3, "top fraction"] == 0.0 and np.isnan(table.loc[0, "top fraction"])
+    assert table.loc[1, "jet_mass_mean"] == pytest.approx(180.0)
+    assert "signal" in L.category_table(logits, {"m": np.ones(4)}, [0, 1, 1, 0], "signal")
+
+
+def test_prior_distance_and_rank_correlations():
+    means = np.array([[3.0, 4.0], [0.0, 1.0], [6.0, 8.0]])
+    distance = L.prior_distance(means)
+    np.testing.assert_allclose(distance, [5.0, 1.0, 10.0])
+    with pytest.raises(ValueError, match="N, D"):
+        L.prior_distance(np.ones(3))
+    table = L.rank_correlations({"same": [2.0, 1.0, 3.0], "opposite": [0.0, 5.0, -1.0]}, distance)
+    assert table.to_dict() == {"same": pytest.approx(1.0), "opposite": pytest.approx(-1.0)}
+    assert table.name == "Spearman correlation with |mu|"

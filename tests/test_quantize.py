@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from src.backend import keras  # sets TensorFlow up for QKeras: import it first
@@ -12,7 +13,15 @@ from src.backend import keras  # sets TensorFlow up for QKeras: import it first
 # isort: split
 from qkeras import QActivation, QConv2D, QDense
 
-from src.compress.quantize import copy_weights, kernels, quantized_twin, reduced_spec
+from src.compress import quantize
+from src.compress.quantize import (
+    copy_weights,
+    integer_bits_for,
+    kernels,
+    largest_weight,
+    quantized_twin,
+    reduced_spec,
+)
 from src.config import get_profile
 from src.models.layers import QKerasFactory
 from src.models.networks import build_encoder, build_model, count_macs
@@ -166,3 +175,38 @@ def test_cache_trains_once_and_retrains_on_new_settings(tmp_path):
     np.testing.assert_array_equal(first.encoder.get_weights()[0], again.encoder.get_weights()[0])
     cached(tmp_path / "m", {**settings, "train": {"epochs": 2}}, make)
     assert len(calls) == 2
+
+
+def test_largest_weight_and_integer_bits():
+    kernels_by_layer = {"a": np.array([0.5, -1.25], np.float32), "b": np.array([0.75])}
+    assert largest_weight(kernels_by_layer) == 1.25
+    assert [integer_bits_for(m) for m in (0.3, 1.0, 1.5, 17.0, 64.0)] == [0, 0, 1, 5, 6]
+
+
+def test_activation_range_is_the_largest_activation(float_encoder):
+    images = unit_sum_images(5, seed=2)
+    acts = [layer for layer in float_encoder.layers if layer.name.endswith("_act")]
+    outputs = keras.Model(float_encoder.input, [a.output for a in acts])(images[..., None])
+    expected = max(float(np.abs(np.asarray(o)).max()) for o in outputs)
+    assert quantize.activation_range(float_encoder, images) == pytest.approx(expected, rel=1e-6)
+    assert expected > 0
+    dense = keras.Sequential([keras.Input((40, 40, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="no activation layer"):
+        quantize.activation_range(dense, images)
+
+
+def test_bit_scans_stack_the_series_in_order(monkeypatch):
+    calls = []
+
+    def fake_scan(profile, integer_bits, epochs, verbose):
+        calls.append((integer_bits, epochs))
+        return pd.DataFrame({"bits": [16, 8], "integer_bits": integer_bits, "epochs": epochs,
+                             "auc": [0.9, 0.6]})
+
+    monkeypatch.setattr(quantize, "bit_scan", fake_scan)
+    scan = quantize.bit_scans(SMOKE)
+    assert calls == list(quantize.SCAN_SERIES)
+    assert list(scan.index) == list(range(2 * len(quantize.SCAN_SERIES)))
+    pairs = list(zip(scan["integer_bits"], scan["epochs"], strict=True))
+    assert pairs[::2] == list(quantize.SCAN_SERIES)

@@ -42,9 +42,11 @@ def test_score_round_trip_matches_the_library(saved_model, jet_file, tmp_path, c
                  "--output", str(out), "--batch-size", "16"]) == 0
     assert "70 rows" in capsys.readouterr().out
     frame = pd.read_csv(out)
-    assert tuple(frame.columns) == SCORE_COLUMNS and len(frame) == 70
+    assert tuple(frame.columns) == (*SCORE_COLUMNS, "anomaly") and len(frame) == 70
     expected = score_images(model, normalize(images), batch_size=70)
-    np.testing.assert_allclose(frame.to_numpy(), expected.to_numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(frame[list(SCORE_COLUMNS)].to_numpy(), expected.to_numpy(),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(frame["anomaly"], frame["kl_total"])
     assert np.all(frame["kl_total"] >= 0) and np.all(frame["dice"] <= 1)
 
 

@@ -253,3 +253,33 @@ def test_other_bad_inputs():
         S.kl_disc(np.zeros(4))
     with pytest.raises(ValueError, match="no score in common"):
         M.metrics_table({"a": [1.0]}, {"b": [1.0]})
+
+
+def test_stack_background_first():
+    values, labels = M.stack(np.array([0.1, 0.4], np.float32), [0.35, 0.8])
+    assert values.dtype == np.float64 and labels.dtype == np.int8
+    np.testing.assert_allclose(values, SCORES)
+    np.testing.assert_array_equal(labels, LABELS)
+
+
+def test_roc_versus_one_curve_per_signal_sample():
+    background = np.array([0.1, 0.4])
+    curves = M.roc_versus(background, {"a": [0.35, 0.8], "b": [0.0, 0.05, 0.2]})
+    assert list(curves) == ["a (AUC 0.750)", "b (AUC 0.167)"]
+    fpr, tpr = curves["a (AUC 0.750)"]
+    expected_fpr, expected_tpr, _ = M.roc(SCORES, LABELS)
+    np.testing.assert_array_equal(fpr, expected_fpr)
+    np.testing.assert_array_equal(tpr, expected_tpr)
+    assert list(M.roc_set({"a": SCORES}, LABELS)) == ["a (AUC 0.750)"]
+
+
+def test_rejection_interpolates_the_fpr():
+    # ROC points (fpr, tpr): (0, 0), (0, 1/2), (1/2, 1/2), (1/2, 1), (1, 1). At TPR 3/4 the
+    # FPR is 1/2; at TPR 1/4 no background jet passes yet: infinite rejection.
+    assert M.rejection(SCORES, LABELS, 0.75) == pytest.approx(2.0)
+    assert M.rejection(SCORES, LABELS, 0.25) == np.inf
+    scores, labels = _sample()
+    fpr, tpr, _ = M.roc(scores, labels)
+    assert M.rejection(scores, labels, 0.3) == pytest.approx(1 / np.interp(0.3, tpr, fpr))
+    with pytest.raises(ValueError, match="efficiency"):
+        M.rejection(SCORES, LABELS, 0.0)

@@ -1,4 +1,5 @@
-"""The latent space of a trained model: 2-D embeddings, category statistics, decoded paths.
+"""The latent space of a trained model: the jets it is shown, 2-D embeddings, a linear probe,
+category statistics, the distance from the prior, decoded paths.
 
 Models are used through their numpy interface (``spec``, ``encode``, ``decode``), so this
 module needs TensorFlow only through the model it is given. Everything is deterministic:
@@ -8,22 +9,73 @@ draw comes from an explicit seed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import cross_val_predict
 
+from ..config import Profile
+from ..data.splits import split
 from .scores import softmax
 
 __all__ = [
+    "LabelledSample",
     "category_occupancy",
     "category_profiles",
+    "category_table",
     "embed",
+    "embeddings",
     "interpolate",
     "latent_features",
+    "prior_distance",
+    "probe_auc",
+    "rank_correlations",
     "sample_prior",
+    "test_subsample",
+    "used_categories",
 ]
+
+
+@dataclass(frozen=True)
+class LabelledSample:
+    """Jets of several processes stacked in order: ``values`` maps each field to the stacked
+    per-jet array, ``labels`` (N,) is the index of each jet's process in ``processes``."""
+
+    values: dict[str, np.ndarray]
+    labels: np.ndarray
+    processes: tuple[str, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Number of jets of each process."""
+        return {p: int(np.count_nonzero(self.labels == i)) for i, p in enumerate(self.processes)}
+
+
+def test_subsample(profile: Profile, n: int, fields: Sequence[str] = ("images",),
+                   processes: Sequence[str] = ("qcd", "top")) -> LabelledSample:
+    """At most ``n`` test jets of each process, drawn without replacement and kept in file
+    order; one generator seeded with the profile's seed draws process after process, so the
+    same profile always shows the same jets. Images are unit-sum (:func:`split`)."""
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    rng = np.random.default_rng(profile.seed)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in fields}
+    labels = []
+    for label, process in enumerate(processes):
+        test = split(profile, process, "test", tuple(fields))
+        size = len(next(iter(test.values())))
+        keep = np.sort(rng.choice(size, min(n, size), replace=False))
+        for name in fields:
+            parts[name].append(test[name][keep])
+        labels.append(np.full(len(keep), label))
+    return LabelledSample({name: np.concatenate(p) for name, p in parts.items()},
+                          np.concatenate(labels), tuple(processes))
 
 
 def embed(features: Any, method: Literal["umap", "tsne", "pca"] = "umap", seed: int = 0,
@@ -59,6 +111,28 @@ def embed(features: Any, method: Literal["umap", "tsne", "pca"] = "umap", seed: 
     else:
         raise ValueError(f"unknown embedding method {method!r}; expected 'umap', 'tsne' or 'pca'")
     return np.asarray(out, dtype=np.float64)
+
+
+def embeddings(features: Mapping[str, Any], methods: Sequence[str] = ("umap", "tsne", "pca"),
+               seed: int = 0) -> dict[tuple[str, str], np.ndarray]:
+    """:func:`embed` of every feature set (e.g. continuous, discrete) with every method, keyed
+    ``(feature set, method)`` in that order."""
+    return {(which, method): embed(x, method, seed=seed)
+            for which, x in features.items() for method in methods}
+
+
+def probe_auc(features: Mapping[str, Any], labels: Any, folds: int = 5) -> pd.Series:
+    """Cross-validated AUC of a logistic regression on each feature set (N, D), labels 0 / 1.
+
+    Out-of-fold signal probabilities from ``folds`` stratified folds: an upper bound on what a
+    linear cut in that space can do with the labels, not an anomaly score.
+    """
+    aucs = {}
+    for which, x in features.items():
+        predicted = cross_val_predict(LogisticRegression(max_iter=2000), x, labels, cv=folds,
+                                      method="predict_proba")[:, 1]
+        aucs[which] = roc_auc_score(labels, predicted)
+    return pd.Series(aucs, name="cross-validated AUC of a linear probe")
 
 
 def latent_features(model: Any, images: np.ndarray,
@@ -127,6 +201,37 @@ def category_profiles(logits: Any, values: Mapping[str, Any]) -> pd.DataFrame:
     table = table.reindex(pd.RangeIndex(k, name="category"))
     table["n_jets"] = table["n_jets"].fillna(0).astype(int)
     return table
+
+
+def used_categories(occupancy: pd.DataFrame, threshold: float = 0.01) -> pd.Index:
+    """Categories of a :func:`category_occupancy` table holding more than ``threshold`` of the
+    jets of at least one class."""
+    return occupancy.index[(occupancy > threshold).any(axis=1)]
+
+
+def category_table(logits: Any, values: Mapping[str, Any], labels: Any,
+                   fraction: str = "top fraction") -> pd.DataFrame:
+    """:func:`category_profiles` with a column ``fraction``: the share of signal jets (label 1)
+    among the jets of each category (NaN for empty categories)."""
+    table = category_profiles(logits, values)
+    category, _ = _categories(logits)
+    table[fraction] = pd.Series(np.asarray(labels)).groupby(category).mean().reindex(table.index)
+    return table
+
+
+def prior_distance(means: Any) -> np.ndarray:
+    """Length |mu| (N,) of each jet's vector of posterior means (N, D): its distance from the
+    centre of the N(0, 1) prior, in units of the prior's width."""
+    means = np.asarray(means, dtype=np.float64)
+    if means.ndim != 2:
+        raise ValueError(f"means must be an (N, D) array, got shape {means.shape}")
+    return np.linalg.norm(means, axis=1)
+
+
+def rank_correlations(values: Mapping[str, Any], reference: Any) -> pd.Series:
+    """Spearman rank correlation of each per-jet quantity with ``reference`` (e.g. |mu|)."""
+    return pd.Series({name: float(spearmanr(v, reference).statistic)
+                      for name, v in values.items()}, name="Spearman correlation with |mu|")
 
 
 def interpolate(model: Any, image_a: np.ndarray, image_b: np.ndarray, steps: int = 10,

@@ -218,3 +218,32 @@ def roc_set(values: Mapping[str, Any], labels: Any) -> dict[str, tuple[np.ndarra
         fpr, tpr, _ = roc(scores, labels)
         curves[f"{name} (AUC {auc(scores, labels):.3f})"] = (fpr, tpr)
     return curves
+
+
+def stack(background: Any, signal: Any) -> tuple[np.ndarray, np.ndarray]:
+    """One score of the background then the signal jets as a float64 array, and their labels
+    (0 then 1, int8): the input of :func:`roc`, :func:`auc` and :func:`roc_set`."""
+    background = np.asarray(background, dtype=np.float64).ravel()
+    signal = np.asarray(signal, dtype=np.float64).ravel()
+    labels = np.concatenate([np.zeros(background.size, np.int8), np.ones(signal.size, np.int8)])
+    return np.concatenate([background, signal]), labels
+
+
+def roc_versus(background: Any, signals: Mapping[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """ROC curves of one score, the same background jets against each signal sample in turn
+    (``{name: signal scores}``), keyed ``"name (AUC x)"`` like :func:`roc_set`."""
+    curves = {}
+    for name, signal in signals.items():
+        values, labels = stack(background, signal)
+        curves.update(roc_set({name: values}, labels))
+    return curves
+
+
+def rejection(scores: Any, labels: Any, efficiency: float) -> float:
+    """Background rejection 1 / FPR at signal efficiency (TPR) ``efficiency``, with the FPR
+    interpolated linearly along the ROC curve; infinite where no background jet passes."""
+    if not 0.0 < efficiency <= 1.0:
+        raise ValueError(f"efficiency must be in (0, 1], got {efficiency}")
+    fpr, tpr, _ = roc(scores, labels)
+    with np.errstate(divide="ignore"):
+        return float(1.0 / np.interp(efficiency, tpr, fpr))

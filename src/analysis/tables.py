@@ -25,3 +25,9 @@ def styled(frame: pd.DataFrame, *args, **kwargs):
     """``frame.style.format(*args, **kwargs)`` with labels HTML-escaped (``<16,6>`` shows)."""
     return (frame.style.format(*args, **kwargs).format_index(escape="html", axis=0)
             .format_index(escape="html", axis=1))
+
+
+def percent(columns: Mapping[str, pd.Series], digits: int = 1):
+    """Columns of fractions (e.g. AUCs of :func:`src.analysis.metrics.metrics_table`) side by
+    side, aligned on their index and shown in percent with ``digits`` decimals."""
+    return styled(100 * pd.DataFrame(columns), precision=digits)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..backend import keras
 from ..config import get_profile, models_dir
-from ..fpga.convert import BOOK_SETTINGS, ensure_project, project_dir
+from ..fpga.convert import REFERENCE_IMPLEMENTATION, ensure_book_project, project_dir
 from ..fpga.emulate import emulate, library_ready, load_library
 from ..models.spec import StudentSpec
 from ..models.store import load
@@ -44,18 +44,17 @@ def emulation_throughput(n_images: int = 2000, n_workers: int = 2, profile: str 
     seconds per 50,000 images and the study's C-simulation time over ours (``speedup_vs_study``).
     """
     directory = models_dir(get_profile(profile)) / "student"
-    # the reference project of chapter 6: the same settings share its compiled library
-    settings = {"io_type": "io_parallel", "strategy": "Latency", "reuse_factor": 1,
-                **BOOK_SETTINGS["student"]}
+    io_type = "io_parallel"
     with tempfile.TemporaryDirectory(prefix="bench_emulation_") as scratch:
         try:
             model, name = load(directory), f"trained student ({directory.name}, {profile})"
-            project = project_dir(directory, "io_parallel", "Latency", 1)
+            project = project_dir(directory, io_type, **REFERENCE_IMPLEMENTATION)
         except (FileNotFoundError, ValueError, OSError):
             keras.utils.set_random_seed(seed)
             model, name = build_student(StudentSpec()), "untrained student-sized network"
             project = Path(scratch) / "hls4ml_prj"
-        hls_model, _ = ensure_project(model, project, **settings)
+        # the reference project of chapter 6: the same settings share its compiled library
+        hls_model, _ = ensure_book_project(model, "student", project, io_type)
         compiled_now = not library_ready(project)
         start = time.perf_counter()
         load_library(hls_model)
@@ -69,7 +68,7 @@ def emulation_throughput(n_images: int = 2000, n_workers: int = 2, profile: str 
     return {
         "model": name,
         "parameters": int(model.count_params()),
-        "io_type": settings["io_type"],
+        "io_type": io_type,
         "n_images": n_images,
         "n_workers": n_workers,
         "compiled_now": compiled_now,

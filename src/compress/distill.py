@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 
 from ..backend import keras, seed_everything
 from ..config import Profile, models_dir
@@ -21,7 +22,7 @@ from ..data.splits import split_images
 from ..models.registry import trained
 from ..models.spec import StudentSpec
 from ..models.store import cached, data_fingerprint, settings_digest
-from ..models.student import build_student
+from ..models.student import build_student, student_scores
 from ..models.train import DistillSpec, regress
 from .quantize import kl_scores
 
@@ -29,11 +30,34 @@ from .quantize import kl_scores
 KL_FLOOR = 1e-6
 #: Student epochs per epoch of the profile.
 STUDENT_EPOCHS_PER_PROFILE_EPOCH = 3
+#: The student's goal: at least this fraction of the teacher's KL-total AUC.
+STUDENT_GOAL = 0.95
+
+
+def log_kl(kl_total: np.ndarray) -> np.ndarray:
+    """The student's target before standardization: log of a KL-total [nats] floored at
+    :data:`KL_FLOOR` (a KL of zero would have no logarithm)."""
+    return np.log(np.maximum(kl_total, KL_FLOOR))
 
 
 def teacher_log_kl(teacher: keras.Model, images: np.ndarray) -> np.ndarray:
-    """The teacher's log KL-total per image (KL floored at :data:`KL_FLOOR` nats)."""
-    return np.log(np.maximum(kl_scores(teacher, images)["kl_total"].to_numpy(), KL_FLOOR))
+    """The teacher's log KL-total per image (:func:`log_kl`)."""
+    return log_kl(kl_scores(teacher, images)["kl_total"].to_numpy())
+
+
+def paired_scores(teacher: keras.Model, student_model: keras.Model,
+                  images: np.ndarray) -> pd.DataFrame:
+    """Teacher and student side by side on ``images`` (N, 40, 40), one row per image:
+    ``teacher`` (the teacher's KL-total [nats]), ``teacher_log_kl`` (:func:`log_kl` of it,
+    what the student learned to predict) and ``student`` (:func:`student_scores`)."""
+    kl_total = kl_scores(teacher, images)["kl_total"].to_numpy()
+    return pd.DataFrame({"teacher": kl_total, "teacher_log_kl": log_kl(kl_total),
+                         "student": student_scores(student_model, images)})
+
+
+def fidelity(scores: pd.DataFrame) -> float:
+    """Pearson correlation of the student's score with its target on :func:`paired_scores`."""
+    return float(np.corrcoef(scores["teacher_log_kl"], scores["student"])[0, 1])
 
 
 def student(profile: Profile, verbose: int = 0) -> keras.Model:

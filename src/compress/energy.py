@@ -139,3 +139,10 @@ def totals(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                       "grouped MACs, with norm [uJ]": table["energy_grouped_nJ"].sum() / 1e3,
                       "study [uJ]": TABLE_3_4.values.get(name, np.nan)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def saving(totals_table: pd.DataFrame, column: str = "QTools [uJ]",
+           before: str = "reduced float", after: str = "quantized <16,6>") -> float:
+    """Fraction of the energy of encoder ``before`` that encoder ``after`` saves, from one
+    column of :func:`totals` (``"study [uJ]"`` gives the study's saving)."""
+    return float(1 - totals_table.loc[after, column] / totals_table.loc[before, column])

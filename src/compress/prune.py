@@ -24,7 +24,7 @@ from qkeras import QConv2D, QDense
 
 from ..config import Profile, models_dir
 from ..data.splits import split_images
-from ..models.networks import build_model, encoder_outputs
+from ..models.networks import build_model, count_macs, encoder_outputs
 from ..models.store import cached, data_fingerprint, settings_digest
 from ..models.train import DistillSpec, regress
 from .quantize import kernels, quantized_reduced
@@ -34,6 +34,16 @@ def sparsity(encoder: keras.Model) -> float:
     """Fraction of zeros among the quantized kernel weights of all conv / dense layers."""
     values = np.concatenate(list(kernels(encoder, quantized=True).values()))
     return float(np.mean(values == 0))
+
+
+def nonzero_macs(encoder: keras.Model) -> float:
+    """Multiplications per image by a non-zero kernel weight, summed over the conv / dense
+    layers: each layer's MACs (:func:`src.models.networks.count_macs`) times the fraction of
+    its quantized kernel weights that are not zero. hls4ml's latency strategy builds no
+    multiplier for a zero weight, so this is what the firmware would compute."""
+    macs = count_macs(encoder)
+    return sum(macs[name] * float(np.mean(w != 0))
+               for name, w in kernels(encoder, quantized=True).items())
 
 
 def _prunable(layer: keras.layers.Layer) -> bool:

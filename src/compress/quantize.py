@@ -29,7 +29,7 @@ from ..backend import keras, seed_everything
 from ..config import Profile, models_dir
 from ..data.splits import binary_labels, split_images
 from ..models.layers import QKerasFactory
-from ..models.networks import build_encoder, build_model, encoder_outputs
+from ..models.networks import as_model_input, build_encoder, build_model, encoder_outputs
 from ..models.spec import ModelSpec
 from ..models.store import cached, data_fingerprint, settings_digest
 from ..models.train import DistillSpec, TrainSpec, fit, regress, train_or_load
@@ -42,6 +42,11 @@ REDUCED = {"filters": (16, 20, 4), "depths": (1, 2, 1), "groups": 4, "final_filt
 SCAN_BITS = (16, 12, 10, 8, 6, 4)
 SCAN_EPOCHS = 2
 SCAN_JETS = 6000
+#: The scan's series as (integer bits, epochs): encoder QAT, then post-training quantization
+#: (no training) at 6 and at 3 integer bits.
+SCAN_SERIES = ((6, SCAN_EPOCHS), (6, 0), (3, 0))
+#: Largest loss of KL-total AUC that quantization may cost this project's encoder.
+AUC_TOLERANCE = 0.03
 
 
 def reduced_spec(profile: Profile, bits: int = 0, integer_bits: int = 6) -> ModelSpec:
@@ -172,6 +177,14 @@ def bit_scan(profile: Profile, bits: Sequence[int] = SCAN_BITS, integer_bits: in
     return pd.DataFrame(rows)
 
 
+def bit_scans(profile: Profile, series: Sequence[tuple[int, int]] = SCAN_SERIES,
+              verbose: int = 0) -> pd.DataFrame:
+    """:func:`bit_scan` of every ``(integer_bits, epochs)`` series, stacked in that order."""
+    return pd.concat([bit_scan(profile, integer_bits=integer_bits, epochs=epochs,
+                               verbose=verbose) for integer_bits, epochs in series],
+                     ignore_index=True)
+
+
 def kernels(encoder: keras.Model, quantized: bool = True) -> dict[str, np.ndarray]:
     """Flattened kernels of every conv / dense layer; as the quantizer outputs them when
     ``quantized`` and the layer has a kernel quantizer, else the stored float values."""
@@ -183,3 +196,24 @@ def kernels(encoder: keras.Model, quantized: bool = True) -> dict[str, np.ndarra
         w = quantizer(layer.kernel) if quantized and quantizer is not None else layer.kernel
         out[layer.name] = np.asarray(w).ravel()
     return out
+
+
+def largest_weight(kernels_by_layer: dict[str, np.ndarray]) -> float:
+    """Largest kernel-weight magnitude over all layers of :func:`kernels`' output."""
+    return float(max(np.abs(w).max() for w in kernels_by_layer.values()))
+
+
+def activation_range(encoder: keras.Model, images: np.ndarray) -> float:
+    """Largest magnitude reached by any activation layer (name ending in ``_act``) of an
+    encoder on ``images`` (N, 40, 40): the range its fixed-point activations must cover."""
+    outputs = [layer.output for layer in encoder.layers if layer.name.endswith("_act")]
+    if not outputs:
+        raise ValueError(f"encoder {encoder.name!r} has no activation layer ending in '_act'")
+    probe = keras.Model(encoder.input, outputs)
+    values = probe.predict(as_model_input(images, encoder.input_shape[1]), verbose=0)
+    return max(float(np.abs(v).max()) for v in (values if len(outputs) > 1 else [values]))
+
+
+def integer_bits_for(magnitude: float) -> int:
+    """Integer bits (sign excluded, as QKeras counts them) that hold ``magnitude``."""
+    return max(0, int(np.ceil(np.log2(magnitude))))

@@ -4,7 +4,8 @@
 custom ``InstanceNormalization`` registered through :mod:`src.fpga.instancenorm`, grouped
 convolutions rewritten as plain ones. :func:`ensure_project` reuses a written (and compiled)
 project while the model and the settings stay the same; :data:`BOOK_SETTINGS` are the
-settings of the book's two firmware models.
+settings of the book's two firmware models and :func:`ensure_book_project` the one place that
+applies them. :func:`quiet` silences hls4ml's progress printing.
 
 Multi-output models: hls4ml 1.3 converts a Keras v2 model with several outputs (e.g. the
 encoder's ``z_categorical``, ``z_mean``, ``z_var`` heads) as is; the top function gets one
@@ -13,9 +14,12 @@ output array per head, in the order of ``keras_model.outputs``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
+import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,16 @@ BOOK_SETTINGS: dict[str, dict[str, Any]] = {
     },
     "student": {"part": U250_PART, "clock_period": CLOCK_NS, "input_precision": "ap_ufixed<16,0>"},
 }
+#: The implementation the book emulates and estimates first: every layer fully unrolled.
+REFERENCE_IMPLEMENTATION: dict[str, Any] = {"strategy": "Latency", "reuse_factor": 1}
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence hls4ml's progress printing (stdout) inside the ``with`` block; warnings and
+    errors (stderr, exceptions) still come through."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 def convert(
@@ -154,6 +168,24 @@ def ensure_project(keras_model, output_dir: str | Path, **settings: Any) -> tupl
     hls_model = convert(keras_model, output_dir, **settings)
     record.write_text(json.dumps({"digest": digest, "settings": settings}, indent=1, default=str))
     return hls_model, False
+
+
+def ensure_book_project(keras_model, name: str, output_dir: str | Path,
+                        io_type: str = "io_parallel",
+                        layer_config: dict[str, dict] | None = None) -> tuple[ModelGraph, bool]:
+    """:func:`ensure_project` of one of the book's models (``name``, a key of
+    :data:`BOOK_SETTINGS`) with its settings and :data:`REFERENCE_IMPLEMENTATION`, quietly.
+
+    ``layer_config`` entries (e.g. per-layer ``ReuseFactor``) are added to the book's own
+    per-layer entries. Returns ``(hls_model, reused)``.
+    """
+    if name not in BOOK_SETTINGS:
+        raise ValueError(f"unknown book model {name!r} (choose from {', '.join(BOOK_SETTINGS)})")
+    settings = {"io_type": io_type, **REFERENCE_IMPLEMENTATION, **BOOK_SETTINGS[name]}
+    if layer_config:
+        settings["layer_config"] = {**settings.get("layer_config", {}), **layer_config}
+    with quiet():
+        return ensure_project(keras_model, output_dir, **settings)
 
 
 def _digest(keras_model, settings: dict[str, Any]) -> str:

@@ -4,12 +4,15 @@
 pass, the non-zero weights, the reuse factor hls4ml actually chose (it moves invalid values
 to the closest valid one), the number of passes, and hls4ml's own multiplier count
 (``multiplier_limit``, which leaves out the products with zero weights);
-:func:`compare_with_hls4ml` sets them next to an estimate of :mod:`src.fpga.estimate`.
+:func:`compare_with_hls4ml` sets them next to an estimate of :mod:`src.fpga.estimate`, and
+:func:`compare_models` does so for several models at once.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -75,3 +78,11 @@ def compare_with_hls4ml(estimate: pd.DataFrame, hls_model) -> pd.DataFrame:
     })
     out["mults_ratio"] = out["mults_estimate"] / out["mults_hls4ml"]
     return out
+
+
+def compare_models(estimates: Mapping[str, pd.DataFrame],
+                   hls_models: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`compare_with_hls4ml` of several models, stacked with a ``(model, layer)`` index;
+    ``estimates`` and ``hls_models`` are keyed by the same model names."""
+    return pd.concat({name: compare_with_hls4ml(estimate, hls_models[name])
+                      for name, estimate in estimates.items()}, names=["model", "layer"])

@@ -1,7 +1,9 @@
 """Design-space search over the resource ESTIMATES of :mod:`src.fpga.estimate`.
 
 :func:`scan` totals one model under several uniform settings; :func:`tune` picks per-layer
-reuse and parallelization factors of low estimated latency within a resource budget.
+reuse and parallelization factors of low estimated latency within a resource budget;
+:func:`layer_config` turns its choice into hls4ml's per-layer configuration and
+:func:`settings_table` into a table to read.
 """
 
 from __future__ import annotations
@@ -103,3 +105,25 @@ def tune(keras_model, budget: Mapping[str, float],
     merged = {**common, "reuse_factor": settings["reuse_factor"],
               "parallelization_factor": {"default": 1, **settings["parallelization_factor"]}}
     return settings, estimate_model(keras_model, **merged)
+
+
+def layer_config(settings: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """:func:`tune`'s choice as hls4ml per-layer entries (``layer_config`` of
+    :func:`src.fpga.convert.convert`): ``{layer: {"ReuseFactor": R, "ParallelizationFactor":
+    PF}}``, the latter for the convolutions only."""
+    config = {name: {"ReuseFactor": int(r)} for name, r in settings["reuse_factor"].items()}
+    for name, pf in settings["parallelization_factor"].items():
+        if name not in config:
+            raise ValueError(f"layer {name!r} has a parallelization factor but no reuse factor")
+        config[name]["ParallelizationFactor"] = int(pf)
+    return config
+
+
+def settings_table(settings: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
+    """:func:`tune`'s choice, one row per layer: ``reuse factor`` and ``pixels per pass``
+    (empty for layers other than convolutions)."""
+    table = pd.DataFrame({key: dict(settings[key])
+                          for key in ("reuse_factor", "parallelization_factor")})
+    return table.astype("Int64").rename(columns={"reuse_factor": "reuse factor",
+                                                 "parallelization_factor": "pixels per pass"}
+                                        ).rename_axis("layer")
