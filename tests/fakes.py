@@ -1,4 +1,4 @@
-"""Deterministic numpy stand-ins shared by the score and latent-space tests."""
+"""Test helpers shared by the test files: numpy stand-ins, test images and tiny specs."""
 
 from __future__ import annotations
 
@@ -36,3 +36,20 @@ def unit_sum_images(n: int, seed: int = 0) -> np.ndarray:
     """``n`` random positive 40 x 40 images, each normalized to unit sum."""
     raw = np.random.default_rng(seed).exponential(size=(n, 40, 40)).astype(np.float32)
     return raw / raw.sum(axis=(1, 2), keepdims=True)
+
+
+def sparse_unit_sum_images(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` random 40 x 40 images with a few bright pixels (uniform ** 8), unit sum."""
+    x = np.random.default_rng(seed).random((n, 40, 40), dtype=np.float32) ** 8
+    return x / x.sum(axis=(1, 2), keepdims=True)
+
+
+#: The smallest joint VAE the training, cache and CLI tests use (two encoder stages).
+TINY_SPEC = {"filters": (4, 8), "depths": (1, 0), "groups": 2, "latent_dim": 4, "n_categories": 3,
+             "decoder_size": 10, "decoder_base": 8, "decoder_filters": (4, 4),
+             "decoder_depths": (1, 0), "decoder_groups": 2}
+#: A tiny quantized <16,6> joint VAE for the pruning, distillation and report tests.
+TINY_QUANTIZED_SPEC = {"filters": (4, 4), "depths": (0, 1), "groups": 2, "latent_dim": 4,
+                       "n_categories": 3, "decoder_base": 4, "decoder_filters": (4, 4, 4, 4),
+                       "decoder_depths": (0, 0, 0, 0), "negative_slope": 0.25, "bits": 16,
+                       "integer_bits": 6}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import TINY_QUANTIZED_SPEC
 
 from src.compress import report
 from src.compress.prune import nonzero_macs, sparsity
@@ -12,10 +13,7 @@ from src.models.networks import build_encoder, count_macs
 from src.models.spec import ModelSpec
 from src.study import TABLE_3_3
 
-TINY_QUANTIZED = ModelSpec(filters=(4, 4), depths=(0, 1), groups=2, latent_dim=4,
-                           n_categories=3, decoder_base=4, decoder_filters=(4, 4, 4, 4),
-                           decoder_depths=(0, 0, 0, 0), negative_slope=0.25, bits=16,
-                           integer_bits=6)
+TINY_QUANTIZED = ModelSpec(**TINY_QUANTIZED_SPEC)
 
 
 def _kl(n: int, shift: float, seed: int) -> tuple[pd.DataFrame, np.ndarray]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import TINY_QUANTIZED_SPEC, sparse_unit_sum_images
 
 from src.backend import keras
 from src.compress import distill
@@ -19,15 +20,9 @@ from src.models.train import DistillSpec, regress
 
 HLS4ML_LAYERS = {"InputLayer", "QConv2D", "QDense", "QActivation", "AveragePooling2D",
                  "MaxPooling2D", "Flatten"}
-TINY_QUANTIZED = ModelSpec(filters=(4, 4), depths=(0, 1), groups=2, latent_dim=4,
-                           n_categories=3, decoder_base=4, decoder_filters=(4, 4, 4, 4),
-                           decoder_depths=(0, 0, 0, 0), negative_slope=0.25, bits=16,
-                           integer_bits=6)
+TINY_QUANTIZED = ModelSpec(**TINY_QUANTIZED_SPEC)
 
 
-def unit_sum_images(n: int, seed: int = 0) -> np.ndarray:
-    x = np.random.default_rng(seed).random((n, 40, 40), dtype=np.float32) ** 8
-    return x / x.sum(axis=(1, 2), keepdims=True)
 
 
 def test_student_is_trigger_sized_and_convertible():
@@ -58,7 +53,7 @@ def test_student_round_trips_through_save_and_load(tmp_path):
     save(model, tmp_path / "s")
     assert read_record(tmp_path / "s")["student"]["filters"] == [2, 4]
     again = load(tmp_path / "s")
-    images = unit_sum_images(10)
+    images = sparse_unit_sum_images(10)
     scores = student_scores(model, images)
     assert scores.shape == (10,) and np.all(np.isfinite(scores))
     np.testing.assert_array_equal(scores, student_scores(again, images))
@@ -94,7 +89,7 @@ def test_distillation_lowers_the_student_loss():
 def test_pruning_reaches_the_requested_sparsity():
     model = build_model(TINY_QUANTIZED)
     before = [w.copy() for w in model.encoder.get_weights()]
-    pruned = prune_encoder(model.encoder, 0.6, unit_sum_images(32, seed=4),
+    pruned = prune_encoder(model.encoder, 0.6, sparse_unit_sum_images(32, seed=4),
                            DistillSpec(epochs=1, batch_size=16, learning_rate=1e-3))
     assert sparsity(model.encoder) < 0.1
     assert 0.57 <= sparsity(pruned) <= 0.65
@@ -104,7 +99,7 @@ def test_pruning_reaches_the_requested_sparsity():
     for a, b in zip(before, model.encoder.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # the original encoder is untouched
     with pytest.raises(ValueError, match="target sparsity"):
-        prune_encoder(model.encoder, 1.0, unit_sum_images(4), DistillSpec(epochs=1))
+        prune_encoder(model.encoder, 1.0, sparse_unit_sum_images(4), DistillSpec(epochs=1))
     assert isinstance(pruned, keras.Model)
 
 
@@ -116,7 +111,7 @@ def test_log_kl_floors_zero_divergences():
 def test_paired_scores_put_teacher_and_student_side_by_side():
     teacher = build_model(TINY_QUANTIZED.replace(bits=0))
     model = build_student(StudentSpec(filters=(2, 4), dense=8))
-    images = unit_sum_images(12, seed=5)
+    images = sparse_unit_sum_images(12, seed=5)
     paired = distill.paired_scores(teacher, model, images)
     assert list(paired.columns) == ["teacher", "teacher_log_kl", "student"] and len(paired) == 12
     np.testing.assert_array_equal(paired["teacher"], kl_scores(teacher, images)["kl_total"])

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+from fakes import sparse_unit_sum_images
 
 from src.backend import keras, seed_everything, tf
 from src.models.layers import GroupedConv2D, GumbelSoftmax, LayerFactory
@@ -21,9 +22,6 @@ REDUCED = {"filters": (16, 20, 4), "depths": (1, 2, 1), "groups": 4, "final_filt
            "final_groups": 2}
 
 
-def unit_sum_images(n: int, seed: int = 0) -> np.ndarray:
-    x = np.random.default_rng(seed).random((n, 40, 40), dtype=np.float32) ** 8
-    return x / x.sum(axis=(1, 2), keepdims=True)
 
 
 def test_paper_parameter_counts():
@@ -56,7 +54,7 @@ def test_reduced_encoder_layers_and_size():
                                         ("vae", {"mu": 4, "logvar": 4}), ("ae", {"z": 4})])
 def test_shapes_of_generative_kinds(kind, keys):
     model = build_model(ModelSpec(kind=kind, **TINY))
-    x = unit_sum_images(5)
+    x = sparse_unit_sum_images(5)
     encoded = model.encode(x, batch_size=2)
     assert {k: v.shape for k, v in encoded.items()} == {k: (5, d) for k, d in keys.items()}
     assert [tuple(o.shape) for o in model.encoder.outputs] == [(None, d) for d in keys.values()]
@@ -76,7 +74,7 @@ def test_shapes_of_generative_kinds(kind, keys):
 
 def test_classifier_shapes():
     model = build_model(ModelSpec(kind="classifier", **TINY))
-    p = model.predict_proba(unit_sum_images(7), batch_size=3)
+    p = model.predict_proba(sparse_unit_sum_images(7), batch_size=3)
     assert p.shape == (7,) and np.all((p >= 0) & (p <= 1))
 
 
@@ -131,7 +129,7 @@ def test_grouped_conv_matches_keras():
 def test_save_load_round_trip(tmp_path):
     seed_everything(3)
     model = build_model(ModelSpec(**TINY))
-    x = unit_sum_images(4)
+    x = sparse_unit_sum_images(4)
     history = {"loss": [2.0, 1.0]}
     path = save(model, tmp_path / "jv", history=history, metadata={"note": "x"})
     save(model, path)  # overwriting an existing model works as well

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import sparse_unit_sum_images
 
 from src.backend import keras  # sets TensorFlow up for QKeras: import it first
 
@@ -38,9 +39,6 @@ TINY = ModelSpec(filters=(4, 4), depths=(1, 1), groups=2, final_filters=2, final
                  decoder_groups=2, negative_slope=0.25)
 
 
-def unit_sum_images(n: int, seed: int = 0) -> np.ndarray:
-    x = np.random.default_rng(seed).random((n, 40, 40), dtype=np.float32) ** 8
-    return x / x.sum(axis=(1, 2), keepdims=True)
 
 
 def quantized_encoder(bits: int, integer: int) -> keras.Model:
@@ -111,7 +109,7 @@ def test_activation_quantizer_settings(quant_encoder):
 
 def test_post_training_twin_has_the_float_weights():
     float_model = build_model(TINY)
-    x = unit_sum_images(8)
+    x = sparse_unit_sum_images(8)
     a = float_model.encode(x)
     fine = quantized_twin(float_model, 24, 6).encode(x)  # a 2^-17 grid: nearly the float model
     coarse = quantized_twin(float_model, 16, 6).encode(x)
@@ -123,7 +121,7 @@ def test_post_training_twin_has_the_float_weights():
 def test_save_load_round_trip_of_a_quantized_model(tmp_path):
     model = build_model(TINY.replace(bits=16, integer_bits=6))
     copy_weights(quantized_twin(build_model(TINY), 16, 6), model)  # trained-like, not init
-    x = unit_sum_images(6, seed=3)
+    x = sparse_unit_sum_images(6, seed=3)
     save(model, tmp_path / "q")
     record = read_record(tmp_path / "q")
     assert record["model"]["bits"] == 16 and record["model"]["integer_bits"] == 6
@@ -184,7 +182,7 @@ def test_largest_weight_and_integer_bits():
 
 
 def test_activation_range_is_the_largest_activation(float_encoder):
-    images = unit_sum_images(5, seed=2)
+    images = sparse_unit_sum_images(5, seed=2)
     acts = [layer for layer in float_encoder.layers if layer.name.endswith("_act")]
     outputs = keras.Model(float_encoder.input, [a.output for a in acts])(images[..., None])
     expected = max(float(np.abs(np.asarray(o)).max()) for o in outputs)

@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import TINY_SPEC
 
 from src.analysis.scores import SCORE_COLUMNS, score_images
 from src.backend import seed_everything
@@ -16,9 +17,7 @@ from src.models.networks import build_model
 from src.models.spec import ModelSpec
 from src.models.store import save
 
-TINY = ModelSpec(filters=(4, 8), depths=(1, 0), groups=2, latent_dim=4, n_categories=3,
-                 decoder_size=10, decoder_base=8, decoder_filters=(4, 4), decoder_depths=(1, 0),
-                 decoder_groups=2)
+TINY = ModelSpec(**TINY_SPEC)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import TINY_SPEC
 
 from src.backend import seed_everything
 from src.bench.training import matmul_rate, random_images, training_throughput
@@ -14,9 +15,7 @@ from src.models.spec import ModelSpec
 from src.models.train import TrainSpec, fit, fit_classifier, train_or_load
 
 # Two stages each way keep the traced training graph (and so the tests) small.
-TINY = ModelSpec(filters=(4, 8), depths=(1, 0), groups=2, latent_dim=4, n_categories=3,
-                 decoder_size=10, decoder_base=8, decoder_filters=(4, 4), decoder_depths=(1, 0),
-                 decoder_groups=2)
+TINY = ModelSpec(**TINY_SPEC)
 METRICS = ["loss", "bce", "kl_cont", "kl_disc", "mse", "psnr", "ssim"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import TINY_SPEC
 
 from src.bench.training import random_images
 from src.cli import main
@@ -14,11 +15,8 @@ from src.models import registry
 from src.models.spec import ModelSpec
 from src.models.store import read_record
 
-TINY = {"filters": (4, 8), "depths": (1, 0), "groups": 2, "latent_dim": 4, "n_categories": 3,
-        "decoder_size": 10, "decoder_base": 8, "decoder_filters": (4, 4),
-        "decoder_depths": (1, 0), "decoder_groups": 2}
 PROFILE = Profile(name="tiny", seed=3, n_jets={"qcd": 40, "top": 30}, shard_size=10,
-                  epochs=1, batch_size=16, model=TINY)
+                  epochs=1, batch_size=16, model=TINY_SPEC)
 SIZES = {("qcd", "train"): 24, ("qcd", "val"): 8, ("top", "train"): 20, ("top", "val"): 6}
 
 
