@@ -6,10 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= default
+KERNEL := jointvae-ad
+LAB_PORT ?= 8888
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: help setup data book html test test-unit test-smoke bench lint clean
+.PHONY: help setup data book html lab test test-unit test-smoke bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -20,6 +22,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python 3.11 ($(KERNEL) .venv)"
 	@touch $(STAMP)
 	@echo "[setup] environment ready"
 
@@ -36,14 +39,23 @@ book: setup  ## generate data, train, evaluate and build the HTML book (PROFILE=
 html: setup  ## render the committed notebooks into HTML without executing them
 	$(PY) -m src book --profile default --no-execute
 
-test: setup  ## every test: unit tests with the C++ builds, then smoke regeneration and a book build
-	@echo "[test] unit tests, including the hls4ml C++ builds"
-	$(PY) -m pytest -m "not smoke"
-	@echo "[test] smoke regeneration of every chapter and the book build"
-	$(PY) -m pytest -m smoke
+lab: setup  ## JupyterLab on the project venv: open notebooks/NN_name.py as a notebook (LAB_PORT=8888)
+	$(VENV)/bin/jupyter lab --no-browser --port $(LAB_PORT) --ServerApp.root_dir="$(CURDIR)" \
+	    $(if $(filter 0,$(shell id -u)),--allow-root) \
+	    --LabApp.default_url=/lab/tree/notebooks --MappingKernelManager.default_kernel_name=$(KERNEL)
 
-test-unit: setup  ## fast unit tests: no C++ builds, no notebook regeneration
+test: setup  ## everything: pytest -m "not smoke" (unit tests with the hls4ml C++ builds), then -m smoke
+	@echo "[test] 1/2 unit tests, including the hls4ml C++ builds: pytest -m 'not smoke'"
+	$(PY) -m pytest -m "not smoke"
+	@echo "[test] 2/2 smoke regeneration of every chapter and the book build: pytest -m smoke"
+	$(PY) -m pytest -m smoke
+	@echo "[test] all tests passed"
+
+test-unit: setup  ## fast unit tests: pytest -m "not smoke and not hls" (no C++ builds, no notebooks)
 	$(PY) -m pytest -m "not smoke and not hls"
+
+test-smoke: setup  ## pytest -m smoke: every chapter with the smoke profile into build/smoke, book built
+	$(PY) -m pytest -m smoke
 
 bench: setup  ## benchmarks: writes bench/results.json and bench/results.md
 	$(PY) -m src bench --out bench

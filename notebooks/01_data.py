@@ -44,10 +44,10 @@
 # python -m src generate --process top --n 40000 --out data/jets/top.h5 --workers 2
 # ```
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
@@ -65,7 +65,7 @@ jets, attrs = summary.load_samples(P)
 # The table lists how many jets each sample holds and the fraction of generated events
 # whose leading jet passed the selection (and, for signal, the truth matching).
 
-# %%
+# %% tags=["hide-input"]
 table = summary.sample_table(jets, attrs)
 glue("n_qcd", int(table.loc["qcd", "jets"]), display=False)
 glue("n_top", int(table.loc["top", "jets"]), display=False)
@@ -82,7 +82,7 @@ table
 # the total $p_T$ inside the window of the average
 # image, both in GeV, on a logarithmic colour scale.
 
-# %%
+# %% tags=["hide-input"]
 plots.mean_images(jets)
 plt.show()
 
@@ -91,7 +91,7 @@ plt.show()
 # losses are dominated by the few bright pixels and why a jet image is a hard object to
 # reconstruct exactly.
 
-# %%
+# %% tags=["hide-input"]
 plots.example_jets(jets, n=2)
 plt.show()
 
@@ -103,7 +103,7 @@ plt.show()
 # the top jets peak near the top mass of 173 GeV, the W jets near 80 GeV, and QCD jets
 # fall from low masses with a long tail. Top jets also have more constituents.
 
-# %%
+# %% tags=["hide-input"]
 plots.kinematics(jets)
 plt.show()
 glue("top_mass_peak", summary.histogram_peak(jets["top"]["jet_mass"], range(0, 305, 5)),
@@ -119,7 +119,7 @@ glue("top_mass_peak", summary.histogram_peak(jets["top"]["jet_mass"], range(0, 3
 # has learnt less than a physicist's first histogram. (It is not a fair *anomaly*
 # detector: choosing the mass means knowing what the signal looks like.)
 
-# %%
+# %% tags=["hide-input"]
 mass = summary.test_values(jets, "jet_mass", P.seed)
 glue("mass_auc_top", round(metrics.auc(*metrics.stack(mass["qcd"], mass["top"])), 3),
      display=False)

@@ -35,10 +35,10 @@
 # model is trained on QCD jets only, with AdamW (weight decay $10^{-3}$), a learning rate
 # halved when the validation loss stalls for three epochs, and early stopping after four.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ glue("train_minutes", round(record["train_seconds"] / 60, 1), display=False)
 # its multiply–accumulate operations (MACs) per image. The encoder is what a trigger would
 # run; the decoder is only needed for training and for reconstruction-based scores.
 
-# %%
+# %% tags=["hide-input"]
 encoder_table = layer_table(model.encoder)
 totals = training.size_totals({"encoder": encoder_table, "decoder": layer_table(model.decoder)})
 glue("encoder_params", int(totals.loc["encoder", "parameters"]), display=False)
@@ -92,7 +92,7 @@ encoder_table
 # images with a maximum value of 1, so they are high even for blurred reconstructions
 # and are best read as relative numbers.
 
-# %%
+# %% tags=["hide-input"]
 plots.training_curves(history)
 plt.show()
 
@@ -104,7 +104,7 @@ plt.show()
 # profile's smaller sample of our own jets on a CPU. The orders of magnitude, not the
 # digits, are comparable.
 
-# %%
+# %% tags=["hide-input"]
 glue("best_epoch", training.best_epoch(history), display=False)
 glue("table_3_1_source", Markdown(TABLE_3_1.source), display=False)
 styled(training.final_metrics(history, TABLE_3_1), "{:.4g}")
@@ -126,7 +126,7 @@ styled(training.final_metrics(history, TABLE_3_1), "{:.4g}")
 # the encoder (the study's figures 3.5 and 3.6). Their range sets the integer bits a
 # fixed-point implementation needs (chapter 5).
 
-# %%
+# %% tags=["hide-input"]
 plots.weight_distributions(training.kernels(model.encoder))
 plt.show()
 
@@ -136,7 +136,7 @@ plt.show()
 # Test jets (never seen in training) and their deterministic reconstructions: the
 # posterior mean and the most likely category are decoded.
 
-# %%
+# %% tags=["hide-input"]
 examples = np.concatenate([test_qcd[:3], test_top[:3]])
 plots.reconstructions(examples, model.reconstruct(examples), ["QCD"] * 3 + ["top"] * 3)
 plt.show()
@@ -164,7 +164,7 @@ glue("recon_spread", round(training.reconstruction_spread(sample, model.reconstr
 # nearly constant: the two posteriors are too close to the prior, and to each other, for
 # the decoder to tell them apart. White pixels are below $10^{-4}$ of the jet pT.
 
-# %%
+# %% tags=["hide-input"]
 plots.latent_path(interpolate(model, test_qcd[0], test_top[0], steps=10))
 plt.show()
 
@@ -177,6 +177,6 @@ plt.show()
 # schedule, available as a training option) would trade anomaly-score sensitivity for a
 # latent space that carries the shape of each jet.
 
-# %%
+# %% tags=["hide-input"]
 plots.prior_samples(sample_prior(model, 6, seed=P.seed))
 plt.show()

@@ -21,10 +21,10 @@
 # A structure that all three show is real; one that only a single method shows may be
 # an artefact of its settings.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
@@ -49,7 +49,7 @@ glue("n_embed", jets.counts["qcd"], display=False)
 # Top row: the continuous latent (posterior means); bottom row: the discrete latent
 # (category probabilities). The axes of each projection have no physical unit.
 
-# %%
+# %% tags=["hide-input"]
 plots.projections(latent.embeddings(features, ("umap", "tsne", "pca"), seed=P.seed), labels)
 plt.show()
 
@@ -59,7 +59,7 @@ plt.show()
 # cross-validation answers this with an AUC. It uses the labels, so it is not an anomaly
 # detector: it is an upper bound on what a linear cut in the latent space could do.
 
-# %%
+# %% tags=["hide-input"]
 probe = latent.probe_auc(features, labels)
 glue("probe_cont", round(float(probe["continuous"]), 3), display=False)
 glue("probe_disc", round(float(probe["discrete"]), 3), display=False)
@@ -78,7 +78,7 @@ probe.to_frame()
 # Each jet is assigned its most likely category. The bars give, per class, the fraction
 # of jets in each of the 20 categories.
 
-# %%
+# %% tags=["hide-input"]
 occupancy = latent.category_occupancy(features["discrete"], labels)
 used = latent.used_categories(occupancy, 0.01)
 glue("n_used", int(len(used)), display=False)
@@ -93,7 +93,7 @@ fig.tight_layout()
 # mean jet mass and constituent count of the jets in each category, for both classes
 # together, and the fraction of top jets in it.
 
-# %%
+# %% tags=["hide-input"]
 profiles = latent.category_table(features["discrete"], {
     "jet_mass": jets.values["jet_mass"], "n_constituents": jets.values["n_constituents"]}, labels)
 styled(profiles.loc[used], {"jet_mass_mean": "{:.1f}", "jet_mass_std": "{:.1f}",
@@ -107,7 +107,7 @@ styled(profiles.loc[used], {"jet_mass_mean": "{:.1f}", "jet_mass_std": "{:.1f}",
 # the centre of the prior. Against the jet mass and the number of constituents, per
 # class:
 
-# %%
+# %% tags=["hide-input"]
 distance = latent.prior_distance(features["continuous"])
 plots.distance_scatter({"jet mass [GeV]": jets.values["jet_mass"],
                         "number of constituents": jets.values["n_constituents"]}, distance, labels)

@@ -27,10 +27,10 @@
 # encoder, and **knowledge distillation** into a student network small enough for a trigger. Only
 # the encoder matters for the KL scores, so it alone is compressed; only training needs the decoder.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
@@ -70,7 +70,7 @@ glue("full_macs", round(full_macs / 1e6, 1), display=False)
 # as Vivado HLS's limit; the dense heads stay under the paper's 2048. The instance normalizations
 # (two parameters per channel) and the activations sit between these layers.
 
-# %%
+# %% tags=["hide-input"]
 layers = layer_table(reduced.encoder).query("MACs > 0")  # the convolutions and dense layers
 reduced_params, reduced_macs = reduced.encoder.count_params(), int(layers["MACs"].sum())
 glue("reduced_params", reduced_params, display=False)
@@ -93,7 +93,7 @@ layers
 # figures 3.12 and 3.13): histograms on the left, whiskers spanning the minimum to the maximum on
 # the right, with the box from the first to the third quartile.
 
-# %%
+# %% tags=["hide-input"]
 glue("q_zero_fraction", prune.sparsity(quantized.encoder), display=False)
 glue("q_max_weight", round(quantize.largest_weight(quantize.kernels(quantized.encoder)), 2), display=False)
 act_max = quantize.activation_range(reduced.encoder, np.concatenate([qcd[:500], top[:500]]))
@@ -116,7 +116,7 @@ plt.show()
 # {glue:text}`n_test_top` top test jets, with bootstrap standard deviations, beside the study's
 # Table 3.3 (obtained on its own dataset; the source is in the table's caption).
 
-# %%
+# %% tags=["hide-input"]
 kl = {"reduced float": quantize.kl_scores(reduced, images),
       "quantized <16,6>": quantize.kl_scores(quantized, images)}
 kl_metrics = report.kl_metrics(kl, labels, seed=P.seed)
@@ -148,7 +148,7 @@ tables.styled(comparison, precision=2).set_caption(f"The study: {TABLE_3_3.sourc
 # recipe than the full joint-VAE fine-tune above; and post-training quantization (the float weights
 # rounded, no training) at 6 and at 3 integer bits.
 
-# %%
+# %% tags=["hide-input"]
 scan = quantize.bit_scans(P)
 glue("scan_jets", quantize.SCAN_JETS, display=False)
 glue("scan_epochs", quantize.SCAN_EPOCHS, display=False)
@@ -182,7 +182,7 @@ tables.styled(scan_aucs, precision=3)
 # Per layer (first table), our float numbers are the study's Table 3.2: the architecture is the
 # same, and so are QTools' prices. The totals (second table) stand beside the study's Table 3.4.
 
-# %%
+# %% tags=["hide-input"]
 glue("norm_mul", energy.NORM_OPS[0], display=False)
 glue("norm_add", energy.NORM_OPS[1], display=False)
 energies = {"reduced float": energy.energy_table(reduced.encoder),
@@ -214,7 +214,7 @@ tables.styled(energy_totals, precision=4).set_caption(f"The study: {TABLE_3_4.so
 # fine-tune, in which the pruned encoder learns to reproduce the outputs of the unpruned one on QCD
 # training jets.
 
-# %%
+# %% tags=["hide-input"]
 pruned = prune.pruned_reduced(P, 0.5)
 macs_nonzero = prune.nonzero_macs(pruned.encoder)
 prune_auc = quantize.kl_auc(pruned, qcd, top)
@@ -241,7 +241,7 @@ tables.styled(report.pruning_table(quantized.encoder, pruned.encoder, q_auc["qua
 # ReLUs and $2 \times 2$ max pooling, one 16-unit quantized dense layer and a linear output, all
 # `<16,6>`. No normalization layer, no grouped convolution.
 
-# %%
+# %% tags=["hide-input"]
 student_model = distill.student(P)
 student_layers = layer_table(student_model)
 paired = distill.paired_scores(teacher, student_model, images)
@@ -281,7 +281,7 @@ plt.show()
 # multiplications really done plus our instance-norm estimate. The MACs of the pruned encoder count
 # only multiplications by a non-zero weight.
 
-# %%
+# %% tags=["hide-input"]
 energies["full float (teacher)"] = energy.energy_table(teacher.encoder)
 energies["quantized <16,6>, 50% pruned"] = energies["quantized <16,6>"]  # same formats
 tables.styled(report.summary_table({  # (parameters, MACs per image, AUC)

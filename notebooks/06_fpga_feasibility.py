@@ -33,10 +33,10 @@
 #    (`src.fpga.feasibility.TARGETS`): at most 1 µs latency at 200 MHz (better: under 200 ns), at
 #    most 10% of the U250's LUTs and DSPs, and an emulated AUC within 0.01 of its QKeras twin.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 profile = "default"
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 from myst_nb import glue
 
@@ -84,7 +84,7 @@ glue("study_csim_source", CSIM.source, display=False)
 # types hls4ml chose for the student (the reduced encoder's follow the same pattern, plus the
 # internal types of `src/fpga/instancenorm.py`).
 
-# %%
+# %% tags=["hide-input"]
 projects, conversion = firmware.ensure_projects(models, firmware.model_dirs(P))
 reduced_project = projects["reduced encoder", "io_parallel"]
 glue("reduced_hls_layers", len(list(reduced_project.hls_model.get_layers())), display=False)
@@ -98,7 +98,7 @@ convert.precision_table(projects["student", "io_parallel"].hls_model)
 # ({glue:text}`n_test_qcd` QCD, {glue:text}`n_test_top` top) in batches over the machine's cores.
 # The QKeras model gives the reference scores (float32 arithmetic on quantized values).
 
-# %%
+# %% tags=["hide-input"]
 student = firmware.emulate_student(models["student"], projects["student", "io_parallel"],
                                    images, labels, P.workers)
 for name, value in student.glue_values().items():  # the numbers the prose below cites
@@ -125,7 +125,7 @@ artists = plots.emulation_agreement(student.reference, student.emulated, labels)
 # follows below). The student's other projects (`io_stream`, and the tuned factors chosen
 # below) must compute exactly the same numbers: they only schedule the same operations anew.
 
-# %%
+# %% tags=["hide-input"]
 firmware.check_variant("io_stream", projects["student", "io_stream"], student, P)
 
 # %% [markdown]
@@ -137,7 +137,7 @@ firmware.check_variant("io_stream", projects["student", "io_stream"], student, P
 # core, so we emulate a seeded half-QCD, half-top subset of the test jets. Its KL scores cannot
 # match QKeras's to the last bit: QKeras normalizes in float32, the firmware in 16-bit fixed point.
 
-# %%
+# %% tags=["hide-input"]
 reduced = firmware.emulate_reduced(models["reduced encoder"], reduced_project, images, labels, P)
 display(Markdown(firmware.reduced_summary(reduced, P)))
 if reduced is not None:
@@ -159,7 +159,7 @@ if reduced is not None:
 # multipliers hls4ml's own layer configuration plans, beside ours. Their ratio is 1 where the
 # kernels have no zeros; hls4ml drops products with zero weights, which our estimate counts.
 
-# %%
+# %% tags=["hide-input"]
 estimates = feasibility.reference_estimates(models)
 checks = crosscheck.compare_models(estimates, firmware.hls_models(projects))
 glue("mults_ratio_max", f"{checks['mults_ratio'].max():.3f}", display=False)
@@ -172,7 +172,7 @@ checks
 # default). Percentages are of the U250; the VU13P is the same die with the same resources (an
 # Alveo card's shell also takes a part of the device, which we do not subtract).
 
-# %%
+# %% tags=["hide-input"]
 layers = feasibility.layer_table(estimates["reduced encoder"])
 total = layers.loc["total"]
 glue("reduced_r1_dsp_pct", round(float(total["DSP_%"])), display=False)
@@ -198,7 +198,7 @@ layers.style.format(precision=1, na_rep="")
 # estimates of these blocks compute all output pixels in one pass, as the hls4ml of 2022 built an
 # `io_parallel` convolution, or one pixel per pass, hls4ml 1.3's default.
 
-# %%
+# %% tags=["hide-input"]
 comparison = feasibility.block_comparison(models["reduced encoder"], estimates["reduced encoder"])
 glue("table_3_5_source", TABLE_3_5.source, display=False)
 comparison.style.format("{:,.0f}", subset=list(feasibility.RESOURCES)).format(
@@ -218,7 +218,7 @@ comparison.style.format("{:,.0f}", subset=list(feasibility.RESOURCES)).format(
 # {glue:text}`our_d_out`, give the factor of {glue:text}`rho` that all four of its resource
 # columns show.) The scaling reproduced:
 
-# %%
+# %% tags=["hide-input"]
 eq314 = feasibility.eq314(models["reduced encoder"], comparison)
 for name, value in eq314.glue_values().items():  # the numbers the prose cites
     glue(name, value, display=False)
@@ -240,7 +240,7 @@ eq314.table.style.format("{:,.1f}")
 # shares. The Resource strategy only moves the weights into BRAM in our model, so its points sit
 # on the Latency points with the same $R$.
 
-# %%
+# %% tags=["hide-input"]
 scans, tuned = feasibility.scan_models(models), feasibility.tune_models(models)
 artists = plots.design_space(scans, tuned)
 hits = feasibility.hits(scans)
@@ -256,7 +256,7 @@ glue("reduced_hits", hits["reduced encoder"], display=False)
 # per pass, by a greedy search spending the budget where it buys the most latency. Their totals,
 # then the student's choice within 10% of the DSPs and LUTs:
 
-# %%
+# %% tags=["hide-input"]
 display(feasibility.tuned_summary(tuned).style.format(precision=1, na_rep=""))
 choice, student_design = tuned["student", feasibility.TARGETS.budget_name]
 display(search.settings_table(choice).style.format(na_rep=""))
@@ -269,7 +269,7 @@ student_design[feasibility.LAYER_COLUMNS].style.format(precision=1, na_rep="")
 # Whether Vivado places the 16-bit products in DSPs, as we assume, or in LUTs, as the study's
 # synthesis did, matters: the last table repeats the student's search with every product in LUTs.
 
-# %%
+# %% tags=["hide-input"]
 tuned_project = firmware.tuned_student_project(models["student"], choice,
                                                firmware.model_dirs(P)["student"])
 display(firmware.check_variant("io_parallel, tuned", tuned_project, student, P))
@@ -281,7 +281,7 @@ products.style.format(precision=1)
 # %% [markdown]
 # ## Verdict
 
-# %%
+# %% tags=["hide-input"]
 design = student_design.loc["total"]
 glue("student_latency_ns", round(float(design["latency_ns"])), display=False)
 glue("student_lut_pct", round(float(design["LUT_%"]), 1), display=False)

@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
     train.add_argument("--model", nargs="+",
                        help="models to train (default: all of jointvae, ae, vae, classifier, "
-                            "jointvae_top)")
+                            "jointvae_top, recommended, recommended_top)")
 
     score = sub.add_parser("score", help="anomaly scores of every image in a file, as CSV")
     score.add_argument("--model", type=Path, required=True, help="saved model folder")

@@ -45,6 +45,11 @@ class Profile:
     #: Test jets emulated through the student's other hls4ml projects (io_stream, tuned reuse)
     #: to check that they compute exactly what its reference project computes.
     fpga_variant_images: int = 2000
+    #: Budget of every run of chapter 7's recipe scan: training jets of the model's class
+    #: (a fifth as many for validation), epochs, and training seeds per recipe.
+    scan_jets: int = 8000
+    scan_epochs: int = 2
+    scan_seeds: int = 3
 
     def generation_settings(self, process: str) -> dict:
         """The settings a generated sample depends on (a changed value regenerates it)."""
@@ -70,6 +75,9 @@ PROFILES: dict[str, Profile] = {
         n_embed=150,
         fpga_reduced_images=0,
         fpga_variant_images=250,
+        scan_jets=200,
+        scan_epochs=1,
+        scan_seeds=2,
     ),
     "default": Profile(
         name="default",

@@ -1,7 +1,10 @@
-"""Test helpers shared by the test files: numpy stand-ins, test images and tiny specs."""
+"""Test helpers shared by the test files: numpy stand-ins, test images, tiny specs and the
+reader of the values an executed notebook recorded (fixtures live in ``conftest.py``)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -53,3 +56,24 @@ TINY_QUANTIZED_SPEC = {"filters": (4, 4), "depths": (0, 1), "groups": 2, "latent
                        "n_categories": 3, "decoder_base": 4, "decoder_filters": (4, 4, 4, 4),
                        "decoder_depths": (0, 0, 0, 0), "negative_slope": 0.25, "bits": 16,
                        "integer_bits": 6}
+
+
+def glued(notebook: Path) -> dict[str, str]:
+    """Values an executed notebook recorded with ``myst_nb.glue``, by glue name, as the text
+    the book shows (``text/plain``, string quotes stripped: ``'16,572'`` -> ``16,572``)."""
+    values = {}
+    for cell in json.loads(Path(notebook).read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                text = output["data"][record["mime_prefix"] + "text/plain"]
+                values[record["name"]] = str(text).strip("'\"")
+    return values
+
+
+def number(text: str) -> float | None:
+    """A glued text as a number (thousands separators allowed); None if it is not one."""
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None

@@ -8,7 +8,7 @@ import pytest
 
 from src.analysis import comparison as C
 from src.analysis import metrics as M
-from src.models.registry import RECIPES
+from src.models.registry import STUDY_MODELS
 from src.study import FIGURE_3_10, PAPER_TABLE_1
 
 
@@ -33,7 +33,7 @@ def test_rows_cover_the_study_model_and_the_baselines():
 
 def test_model_table_lists_every_recipe():
     table = C.model_table()
-    assert list(table.index) == list(RECIPES) and list(table.columns) == ["model"]
+    assert list(table.index) == list(STUDY_MODELS) and list(table.columns) == ["model"]
 
 
 def test_columns_pick_each_rows_source_and_column():

@@ -40,8 +40,10 @@ def test_specs_share_the_profile_architecture_and_differ_in_kind():
     specs = {name: registry.model_spec(PROFILE, name) for name in registry.RECIPES}
     assert {s.kind for s in specs.values()} == {"jointvae", "ae", "vae", "classifier"}
     assert specs["jointvae_top"] == specs["jointvae"]
-    for spec in specs.values():
-        assert spec.filters == (4, 8) and spec.decoder_base == 8
+    for name, spec in specs.items():
+        assert spec.kind == registry.RECIPES[name].kind
+        expected = ModelSpec(**{**PROFILE.model, **registry.RECIPES[name].model})
+        assert spec.replace(kind="jointvae") == expected, name
 
 
 def test_unknown_model_is_one_clear_error(capsys):

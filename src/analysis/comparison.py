@@ -2,7 +2,7 @@
 (jet mass, supervised CNN) and beside the study's numbers.
 
 The scores are held as ``scores[source][process]``: a per-jet table for each model of
-:data:`src.models.registry.RECIPES` that scores images (columns of
+:data:`src.models.registry.STUDY_MODELS` that scores images (columns of
 :func:`src.analysis.scores.score_images`), ``"jet"`` (column ``jet_mass``, GeV) and
 ``"classifier"`` (column ``probability``, the supervised CNN's signal probability). A row of
 a comparison is ``label: (source, column)``; every score is oriented so that higher means
@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..config import Profile
 from ..data.splits import split
-from ..models.registry import RECIPES, trained
+from ..models.registry import RECIPES, STUDY_MODELS, trained
 from ..study import FIGURE_3_10, PAPER_TABLE_1
 from .metrics import metrics_table, stack
 from .scores import score_images
@@ -72,18 +72,18 @@ STUDY_SOURCE = "jointvae"
 
 
 def model_table() -> pd.DataFrame:
-    """One row per model of :data:`RECIPES` with its description."""
-    return pd.DataFrame({"model": {name: r.description for name, r in RECIPES.items()}})
+    """One row per model of :data:`STUDY_MODELS` with its description."""
+    return pd.DataFrame({"model": {name: RECIPES[name].description for name in STUDY_MODELS}})
 
 
 def test_scores(profile: Profile, processes: Iterable[str] = ("qcd", "top", "w"),
                 ) -> dict[str, dict[str, pd.DataFrame]]:
     """``scores[source][process]`` on each process's test split (see the module docstring).
 
-    Every model of :data:`RECIPES` is loaded from its cache, or trained if it has none.
+    Every model of :data:`STUDY_MODELS` is loaded from its cache, or trained if it has none.
     """
     test = {p: split(profile, p, "test", ("images", "jet_mass")) for p in processes}
-    models = {name: trained(profile, name) for name in RECIPES}
+    models = {name: trained(profile, name) for name in STUDY_MODELS}
     scores = {name: {p: score_images(models[name], test[p]["images"]) for p in test}
               for name in SCORED}
     scores["jet"] = {p: pd.DataFrame({"jet_mass": test[p]["jet_mass"]}) for p in test}

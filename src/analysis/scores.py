@@ -179,6 +179,7 @@ def score_images(model: Any, images: Any, batch_size: int = 1024, progress: bool
                 x = np.divide(x, sums, out=np.zeros_like(x), where=sums > 0)
             encoded = model.encode(x, batch_size=batch_size) if kind != "ae" else {}
             x_hat = np.asarray(model.reconstruct(x, batch_size=batch_size))
+            x = model.target(x)  # reconstruction scores compare in the model's intensities
             if x_hat.ndim == 4 and x_hat.shape[-1] == 1:
                 x_hat = x_hat[..., 0]
             for name, values in _batch_scores(kind, encoded, x, x_hat).items():

@@ -15,13 +15,15 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm, rankdata
 
+from ..analysis.anomaly import score_model
 from ..backend import keras, seed_everything
-from ..config import Profile, models_dir
+from ..config import Profile, models_dir, settings_hash
 from ..data.splits import split_images
 from ..models.registry import trained
 from ..models.spec import StudentSpec
-from ..models.store import cached, data_fingerprint, settings_digest
+from ..models.store import cached, data_fingerprint, read_score_rule, settings_digest
 from ..models.student import build_student, student_scores
 from ..models.train import DistillSpec, regress
 from .quantize import kl_scores
@@ -60,23 +62,51 @@ def fidelity(scores: pd.DataFrame) -> float:
     return float(np.corrcoef(scores["teacher_log_kl"], scores["student"])[0, 1])
 
 
-def student(profile: Profile, verbose: int = 0) -> keras.Model:
-    """The distilled student of a profile, cached in ``models/<profile>/student``.
+def gaussian_ranks(values: np.ndarray) -> np.ndarray:
+    """Normal quantiles of the ranks of ``values``: a monotone map of any score onto a
+    standard normal, so a student regresses a well-behaved target with the same ordering."""
+    ranks = rankdata(np.asarray(values, np.float64))
+    return norm.ppf(ranks / (len(ranks) + 1))
+
+
+def teacher_target(teacher: keras.Model, images: np.ndarray) -> np.ndarray:
+    """What a student of ``teacher`` regresses before standardization: the recommended
+    anomaly score of a teacher with a fitted rule (chapter 7), else its log KL-total."""
+    if getattr(teacher, "score_rule", None) is not None:
+        return score_model(teacher, images)["anomaly"].to_numpy()
+    return teacher_log_kl(teacher, images)
+
+
+def student(profile: Profile, verbose: int = 0, teacher_name: str = "jointvae",
+            name: str = "student") -> keras.Model:
+    """The student of the profile's model ``teacher_name``, cached in
+    ``models/<profile>/<name>``.
 
     Trained with :func:`src.models.train.regress` for three times the profile's epochs (the
-    student is cheap) on the QCD training jets, early-stopped on the QCD validation jets,
-    against the profile's full float joint VAE.
+    student is cheap) on the QCD training jets, early-stopped on the QCD validation jets.
+    The target is the teacher's log KL-total, standardized, or for a teacher with a fitted
+    score (chapter 7's recommended model) the :func:`gaussian_ranks` of that score.
     """
-    teacher = trained(profile, "jointvae", verbose)
+    teacher = trained(profile, teacher_name, verbose)
+    directory = models_dir(profile)
+    if teacher_name != "jointvae":  # a teacher with a rule: it must have been fitted
+        teacher.score_rule = read_score_rule(directory / teacher_name)
+    ranked = getattr(teacher, "score_rule", None) is not None
     spec = StudentSpec()
     fit_spec = DistillSpec(epochs=STUDENT_EPOCHS_PER_PROFILE_EPOCH * profile.epochs,
                            batch_size=profile.batch_size, seed=profile.seed)
     train, val = split_images(profile, "qcd", "train"), split_images(profile, "qcd", "val")
-    directory = models_dir(profile)
 
     def make() -> keras.Model:
-        y_train, y_val = teacher_log_kl(teacher, train), teacher_log_kl(teacher, val)
-        mean, std = float(y_train.mean()), float(y_train.std())
+        y_train, y_val = teacher_target(teacher, train), teacher_target(teacher, val)
+        if ranked:
+            reference = np.sort(y_train)
+            y_train = gaussian_ranks(y_train)
+            y_val = norm.ppf(np.clip(np.searchsorted(reference, y_val) / (len(reference) + 1),
+                                     0.5 / len(reference), 1 - 0.5 / len(reference)))
+            mean, std = 0.0, 1.0
+        else:
+            mean, std = float(y_train.mean()), float(y_train.std())
         seed_everything(fit_spec.seed)
         model = build_student(spec)
         regress(model, train, (y_train - mean) / std, fit_spec,
@@ -84,6 +114,8 @@ def student(profile: Profile, verbose: int = 0) -> keras.Model:
         return model
 
     settings = {"student": dataclasses.asdict(spec), "distill": dataclasses.asdict(fit_spec),
-                "teacher": settings_digest(directory / "jointvae"),
+                "teacher": settings_digest(directory / teacher_name),
                 "data": data_fingerprint(train, val)}
-    return cached(directory / "student", settings, make)
+    if ranked:
+        settings["teacher_score"] = settings_hash(teacher.score_rule)
+    return cached(directory / name, settings, make)

@@ -62,6 +62,46 @@ class InstanceNormalization(keras.layers.Layer):
                 "scale": self.scale}
 
 
+#: Intensity at which the ``log`` transform has risen to half of its range's logarithm:
+#: ``log(1 + x / LOG_SCALE) / log(1 + 1 / LOG_SCALE)`` maps [0, 1] onto [0, 1].
+LOG_SCALE = 1e-3
+
+
+def transform_intensity(images, kind: str):
+    """Pixel intensities of unit-sum images mapped by ``kind`` (``none``, ``sqrt``, ``log``);
+    a numpy array in, a numpy array out, a tensor in, a tensor out. Both maps send 0 to 0 and
+    1 to 1 and lift soft pixels: a pixel with 0.1% of the jet's pT becomes 0.032 (``sqrt``)
+    or 0.10 (``log``)."""
+    numpy = isinstance(images, np.ndarray)
+    ops = np if numpy else tf.math
+    if kind == "none":
+        return images
+    if kind == "sqrt":
+        return ops.sqrt(images)
+    if kind == "log":
+        return ops.log1p(images / LOG_SCALE) / np.log1p(1.0 / LOG_SCALE).astype(np.float32)
+    raise ValueError(f"unknown input transform {kind!r}")
+
+
+@keras.utils.register_keras_serializable(package="jvae")
+class IntensityTransform(keras.layers.Layer):
+    """:func:`transform_intensity` as the first layer of an encoder (no weights)."""
+
+    def __init__(self, kind: str, **kwargs):
+        super().__init__(**kwargs)
+        transform_intensity(np.zeros(1, np.float32), kind)  # validates the kind
+        self.kind = kind
+
+    def call(self, inputs):
+        return transform_intensity(tf.maximum(inputs, 0.0), self.kind)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind}
+
+
 @keras.utils.register_keras_serializable(package="jvae")
 class GroupedConv2D(keras.layers.Conv2D):
     """``Conv2D(groups > 1)`` with the same weights and arithmetic, but fast on CPU.

@@ -17,9 +17,11 @@ from ..backend import keras, tf
 from .layers import (
     GaussianSampling,
     GumbelSoftmax,
+    IntensityTransform,
     LayerFactory,
     QKerasFactory,
     SpatialBroadcast,
+    transform_intensity,
 )
 from .losses import image_metrics
 from .spec import ENCODER_OUTPUTS, ModelSpec
@@ -52,6 +54,8 @@ def build_encoder(spec: ModelSpec, factory: LayerFactory | None = None) -> keras
     f = factory or LayerFactory()
     images = keras.Input((spec.image_size, spec.image_size, 1), name="image")
     x = images
+    if spec.input_transform != "none":
+        x = IntensityTransform(spec.input_transform, name="intensity")(x)
     for i, (filters, depth) in enumerate(zip(spec.filters, spec.depths, strict=True)):
         x = _conv_block(x, f, spec, filters, spec.groups if i else 1, f"dconv_b{i}", strides=2)
         for j in range(depth):
@@ -140,7 +144,7 @@ def encoder_outputs(model: Any, images: np.ndarray, kind: str = "jointvae",
 class _PlainAttributes:
     """Keep bookkeeping attributes out of Keras' tracking (no wrapping, not in the weights)."""
 
-    _plain = ("spec", "objective", "trackers", "training_history")
+    _plain = ("spec", "objective", "trackers", "training_history", "score_rule")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._plain:
@@ -153,7 +157,8 @@ class AutoEncoder(_PlainAttributes, keras.Model):
     """Joint VAE, VAE or deterministic AE; :mod:`src.train` supplies the objective.
 
     ``call`` returns a dict with the encoder outputs (``logits``, ``mu``, ``logvar`` or
-    ``z``), the sampled latent vector ``latent`` and the ``reconstruction``.
+    ``z``), the sampled latent vector ``latent`` and the ``reconstruction``. With an input
+    transform the reconstruction target is the transformed image (:meth:`target`).
     """
 
     def __init__(self, spec: ModelSpec, encoder: keras.Model, decoder: keras.Model, **kwargs):
@@ -204,17 +209,25 @@ class AutoEncoder(_PlainAttributes, keras.Model):
             tracker.update_state(values[tracker.name])
         return {t.name: t.result() for t in self.trackers}
 
+    def target(self, images):
+        """What the decoder reconstructs: the images after the spec's input transform
+        (numpy in, numpy out; a tensor in, a tensor out)."""
+        return transform_intensity(images, self.spec.input_transform)
+
     def train_step(self, data):
+        target = self.target(data)
         with tf.GradientTape() as tape:
             out = self(data, training=True)
-            terms = self.objective(data, out, self.optimizer.iterations)
+            terms = self.objective(target, out, self.optimizer.iterations)
         grads = tape.gradient(terms["loss"], self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
-        return self._record(data, out, terms)
+        return self._record(target, out, terms)
 
     def test_step(self, data):
+        target = self.target(data)
         out = self(data, training=False)
-        return self._record(data, out, self.objective(data, out, self.optimizer.iterations))
+        return self._record(target, out, self.objective(target, out,
+                                                         self.optimizer.iterations))
 
     def encode(self, images: np.ndarray, batch_size: int = 512) -> dict[str, np.ndarray]:
         """Encoder outputs: ``logits`` / ``mu`` / ``logvar`` (jointvae, vae) or ``z`` (ae)."""
@@ -235,7 +248,7 @@ class AutoEncoder(_PlainAttributes, keras.Model):
         return _batched(self.decoder, np.asarray(latent, np.float32), batch_size)[0][..., 0]
 
     def reconstruct(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """Deterministic reconstructions ``(N, 40, 40)``."""
+        """Deterministic reconstructions ``(N, 40, 40)`` of :meth:`target`."""
         encoded = self.encode(images, batch_size)
         return self.decode(self.deterministic_latent(encoded), batch_size)
 

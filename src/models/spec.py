@@ -14,6 +14,9 @@ from typing import Any
 
 KINDS = ("jointvae", "vae", "ae", "classifier")
 ACTIVATIONS = ("leaky_relu", "relu")
+#: Pixel-intensity transforms the encoder can apply to its unit-sum input (and the
+#: reconstruction target): see :class:`src.models.layers.IntensityTransform`.
+INPUT_TRANSFORMS = ("none", "sqrt", "log")
 #: Keys of :meth:`src.models.networks.AutoEncoder.encode`, in the order of the encoder outputs.
 ENCODER_OUTPUTS = {"jointvae": ("logits", "mu", "logvar"), "vae": ("mu", "logvar"), "ae": ("z",)}
 
@@ -36,6 +39,9 @@ class ModelSpec:
     on a ``decoder_size`` x ``decoder_size`` grid (3, the authors' setting), doubles it once
     per entry of ``decoder_filters`` (ungrouped up-sampling convs, residual blocks with
     ``decoder_groups``) and crops the centre ``image_size`` x ``image_size``.
+
+    ``input_transform`` maps the unit-sum pixel intensities before the encoder sees them
+    (``sqrt`` or ``log``); the decoder then reconstructs the transformed image.
 
     ``bits = 0`` is a float model; ``bits > 0`` quantizes the encoder with QKeras (see
     :class:`src.models.layers.QKerasFactory`): ``bits`` total and ``integer_bits`` integer bits
@@ -63,6 +69,7 @@ class ModelSpec:
     decoder_groups: int = 8
     bits: int = 0
     integer_bits: int = 6
+    input_transform: str = "none"
 
     def __post_init__(self) -> None:
         for name in ("filters", "depths", "decoder_filters", "decoder_depths"):
@@ -85,6 +92,8 @@ def _validate(spec: ModelSpec) -> None:
             raise ValueError(f"invalid ModelSpec: {message}")
 
     need(spec.kind in KINDS, f"kind {spec.kind!r} not in {KINDS}")
+    need(spec.input_transform in INPUT_TRANSFORMS,
+         f"input_transform {spec.input_transform!r} not in {INPUT_TRANSFORMS}")
     need(spec.activation in ACTIVATIONS, f"activation {spec.activation!r} not in {ACTIVATIONS}")
     need(len(spec.filters) == len(spec.depths) > 0, "filters and depths need the same length")
     need(len(spec.decoder_filters) == len(spec.decoder_depths) > 0,

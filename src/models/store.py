@@ -23,7 +23,7 @@ import numpy as np
 
 from ..backend import keras
 from ..config import settings_hash
-from ..files import atomic_folder
+from ..files import atomic_file, atomic_folder
 from .networks import build_model
 from .spec import ModelSpec, StudentSpec
 from .student import build_student
@@ -31,9 +31,13 @@ from .student import build_student
 SPEC_FILE = "spec.json"
 HISTORY_FILE = "history.json"
 WEIGHTS_FILE = "weights.h5"
+#: A fitted scoring rule beside the weights (chapter 7's recommended models): JSON with the
+#: rule and ``model``, the :func:`settings_digest` of the weights it was fitted for.
+SCORE_FILE = "score.json"
 #: Entries of ``spec.json`` that name an architecture, and the spec class of each.
 ARCHITECTURES: dict[str, type] = {"model": ModelSpec, "student": StudentSpec}
-_QUANTIZATION_FIELDS = ("bits", "integer_bits")
+#: Fields added after models were first saved: an older record reads as their defaults.
+_LATER_FIELDS = ("bits", "integer_bits", "input_transform")
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -75,8 +79,9 @@ def read_record(path: str | os.PathLike) -> dict:
     """Contents of a saved model's ``spec.json`` (a one-line error naming the file if it is
     missing or not JSON).
 
-    A ``model`` entry written before the quantization fields existed reads as a float spec
-    (the fields get their defaults), so older caches still match their settings.
+    A ``model`` entry written before the quantization fields or the input transform existed
+    reads as a float spec on plain pixels (the fields get their defaults), so older caches
+    still match their settings.
     """
     spec_path = Path(path) / SPEC_FILE
     if not spec_path.is_file():
@@ -85,7 +90,7 @@ def read_record(path: str | os.PathLike) -> dict:
     if not isinstance(record, dict):
         raise ValueError(f"{spec_path}: expected a JSON object")
     if isinstance(record.get("model"), dict):
-        record["model"] = {**{name: getattr(ModelSpec, name) for name in _QUANTIZATION_FIELDS},
+        record["model"] = {**{name: getattr(ModelSpec, name) for name in _LATER_FIELDS},
                            **record["model"]}
     return record
 
@@ -118,7 +123,26 @@ def load(path: str | os.PathLike, history: bool = True) -> keras.Model:
         raise ValueError(f"{weights}: cannot load the weights ({reason})") from None
     if history and (path / HISTORY_FILE).is_file():
         model.training_history = _read_json(path / HISTORY_FILE)
+    if (path / SCORE_FILE).is_file():
+        model.score_rule = read_score_rule(path)
     return model
+
+
+def read_score_rule(path: str | os.PathLike) -> dict:
+    """The scoring rule stored beside a model, checked to belong to its weights."""
+    rule = _read_json(Path(path) / SCORE_FILE)
+    if not isinstance(rule, dict) or rule.get("model") != settings_digest(path):
+        raise ValueError(f"{Path(path) / SCORE_FILE}: fitted for other weights than "
+                         f"{path}; refit it (chapter 7 writes it)")
+    return rule
+
+
+def write_score_rule(path: str | os.PathLike, rule: dict) -> Path:
+    """Store ``rule`` beside the model at ``path``, tagged with its weights' digest."""
+    target = Path(path) / SCORE_FILE
+    with atomic_file(target) as tmp:
+        _write_json(tmp, {**rule, "model": settings_digest(path)})
+    return target
 
 
 def data_fingerprint(*arrays: np.ndarray | None) -> str:
