@@ -77,3 +77,21 @@ def number(text: str) -> float | None:
         return float(text.replace(",", ""))
     except ValueError:
         return None
+
+
+def hand_quantized_model(groups: int = 1):
+    """Input (8, 8, 2) -> QConv2D 4x3x3 'same' <16,6> -> QActivation relu <8,3> -> Flatten ->
+    QDense 3 <8,3>: a network small enough to check firmware estimates by hand."""
+    from src.backend import keras  # noqa: I001  (TensorFlow is set up before QKeras)
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 2), name="image")
+    x = QConv2D(4, 3, padding="same", groups=groups,
+                kernel_quantizer=quantized_bits(16, 6, alpha=1),
+                bias_quantizer=quantized_bits(16, 6, alpha=1), name="conv")(inputs)
+    x = QActivation(quantized_relu(8, 3), name="act")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = QDense(3, kernel_quantizer=quantized_bits(8, 3, alpha=1),
+               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense")(x)
+    return keras.Model(inputs, x)

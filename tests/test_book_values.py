@@ -31,10 +31,13 @@ HEADLINES = {
     ("05_quantization", "student_auc"), ("05_quantization", "student_params"),
     ("06_fpga_feasibility", "emu_auc"), ("06_fpga_feasibility", "student_latency_ns"),
     ("06_fpga_feasibility", "study_speedup"),
+    ("07_model_independence", "best_auc_inverted"), ("07_model_independence", "rec_auc_top"),
+    ("07_model_independence", "rec_auc_w"), ("07_model_independence", "rec_auc_inverted"),
+    ("07_model_independence", "rec_auc_window"), ("07_model_independence", "rs_auc_top"),
 }
 #: Glue names whose values are timings (they vary from run to run and machine to machine).
 TIMINGS = {"train_minutes", "student_compile_s", "emu_images_per_s", "emu_seconds_50k",
-           "study_speedup"}
+           "study_speedup", "scan_hours"}
 
 
 def results_table(readme: str) -> list[dict[str, str]]:

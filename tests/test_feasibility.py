@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import hand_quantized_model
 
 from src.backend import keras  # sets up TensorFlow for QKeras and hls4ml: import it first
 
 # isort: split
-from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from src.compress.quantize import reduced_spec
 from src.config import get_profile
@@ -19,19 +19,6 @@ from src.fpga.convert import convert
 from src.models.networks import build_encoder
 
 RESOURCES = ["DSP", "LUT", "FF", "BRAM_18K"]
-
-
-def _small_model() -> keras.Model:
-    """Input (8, 8, 2) -> QConv2D 4x3x3 <16,6> -> relu <8,3> -> Flatten -> QDense 3 <8,3>."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 2), name="image")
-    x = QConv2D(4, 3, padding="same", kernel_quantizer=quantized_bits(16, 6, alpha=1),
-                bias_quantizer=quantized_bits(16, 6, alpha=1), name="conv")(inputs)
-    x = QActivation(quantized_relu(8, 3), name="act")(x)
-    x = keras.layers.Flatten(name="flat")(x)
-    x = QDense(3, kernel_quantizer=quantized_bits(8, 3, alpha=1),
-               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense")(x)
-    return keras.Model(inputs, x)
 
 
 @pytest.fixture(scope="module")
@@ -173,15 +160,15 @@ def test_scan_grid_and_scan_models():
     assert sum(s["io_type"] == "io_stream" for s in grid) == 3
     assert sum(s["strategy"] == "Resource" for s in grid) == 3
     assert [s["parallelization_factor"] for s in grid[:2]] == [1, None]
-    scans = feasibility.scan_models({"small": _small_model()}, grid=grid[:3])
-    single = estimate.estimate_model(_small_model(), reuse_factor=1,
+    scans = feasibility.scan_models({"small": hand_quantized_model()}, grid=grid[:3])
+    single = estimate.estimate_model(hand_quantized_model(), reuse_factor=1,
                                      parallelization_factor=None).loc["total"]
     assert list(scans) == ["small"] and len(scans["small"]) == 3
     assert scans["small"].loc[1, "DSP"] == single.DSP  # R = 1, all pixels per pass
 
 
 def test_reference_estimates_and_layer_table():
-    model = _small_model()
+    model = hand_quantized_model()
     reference = feasibility.reference_estimates({"small": model})["small"]
     by_hand = estimate.estimate_model(model, parallelization_factor=1)
     pd.testing.assert_frame_equal(reference, by_hand)
@@ -192,7 +179,7 @@ def test_reference_estimates_and_layer_table():
 
 
 def test_tune_models_and_products_in_luts():
-    model = _small_model()
+    model = hand_quantized_model()
     tuned = feasibility.tune_models({"small": model},
                                     {"roomy": {"DSP": 50.0, "LUT": 50.0}, "none": {"LUT": 0.01}},
                                     reuse_factors=(1, 2, 4))
@@ -224,7 +211,7 @@ def test_layer_config_and_settings_table_by_hand():
 
 def test_tuned_layer_config_reaches_hls4ml(tmp_path):
     """tune -> layer_config -> convert: hls4ml keeps every per-layer factor (no g++)."""
-    model = _small_model()
+    model = hand_quantized_model()
     settings, table = search.tune(model, {"DSP": 5.0, "LUT": 5.0}, reuse_factors=(1, 2, 4, 8))
     hls_model = convert(model, tmp_path / "prj", layer_config=search.layer_config(settings))
     check = crosscheck.compare_with_hls4ml(table, hls_model)

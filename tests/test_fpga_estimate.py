@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import hand_quantized_model
 
 from src.backend import keras  # sets up TensorFlow for QKeras and hls4ml: import it first
 
 # isort: split
-from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+from qkeras import QDense, quantized_bits
 
 from src.fpga import crosscheck, devices, estimate, feasibility, search
 from src.fpga.convert import convert
-
-
-def _hand_model(groups: int = 1) -> keras.Model:
-    """Input (8, 8, 2) -> QConv2D 4x3x3 'same' <16,6> -> QActivation relu <8,3> -> Flatten -> QDense 3 <8,3>."""
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 2), name="image")
-    x = QConv2D(4, 3, padding="same", groups=groups, kernel_quantizer=quantized_bits(16, 6, alpha=1),
-                bias_quantizer=quantized_bits(16, 6, alpha=1), name="conv")(inputs)
-    x = QActivation(quantized_relu(8, 3), name="act")(x)
-    x = keras.layers.Flatten(name="flat")(x)
-    x = QDense(3, kernel_quantizer=quantized_bits(8, 3, alpha=1),
-               bias_quantizer=quantized_bits(8, 3, alpha=1), name="dense")(x)
-    return keras.Model(inputs, x)
 
 
 def test_device_capacities():
@@ -36,7 +24,7 @@ def test_device_capacities():
 
 
 def test_hand_computed_latency_strategy():
-    table = estimate.estimate_model(_hand_model(), reuse_factor=2)
+    table = estimate.estimate_model(hand_quantized_model(), reuse_factor=2)
     conv, act, dense, total = (table.loc[k] for k in ("conv", "act", "dense", "total"))
     assert list(table.index) == ["conv", "act", "dense", "total"]
 
@@ -66,7 +54,7 @@ def test_hand_computed_resource_strategy_and_stream():
     # Resource strategy, dense 256 -> 3 at R = 64, weights forced to 16 bits: weights in
     # 64 words of ceil(768/64)*16 = 192 bits -> 6 blocks of 512x36 (192/36 -> 6)
     table = estimate.estimate_model(
-        _hand_model(), reuse_factor={"default": 1, "dense": 64}, strategy="Resource",
+        hand_quantized_model(), reuse_factor={"default": 1, "dense": 64}, strategy="Resource",
         precision_overrides={"dense": {"weight": 16, "input": 16}})
     dense = table.loc["dense"]
     assert (dense.parallel_mults, dense.DSP, dense.BRAM_18K, dense.II_cycles) == (12, 12, 6, 64)
@@ -74,23 +62,23 @@ def test_hand_computed_resource_strategy_and_stream():
 
     # io_stream conv: 64 input pixels read one per R = 2 cycles: latency 64*2 + 3 + 5 + 1 = 137;
     # 3*3*2*4 = 72 products per pixel -> 36 multipliers; output FIFO 64 words x 4*16 bits -> 2 BRAM
-    stream = estimate.estimate_model(_hand_model(), reuse_factor=2, io_type="io_stream")
+    stream = estimate.estimate_model(hand_quantized_model(), reuse_factor=2, io_type="io_stream")
     conv = stream.loc["conv"]
     assert (conv.parallel_mults, conv.DSP, conv.latency_cycles, conv.II_cycles, conv.BRAM_18K) == (
         36, 36, 137, 128, 2)
 
 
 def test_groups_and_thresholds():
-    grouped = estimate.estimate_model(_hand_model(groups=2))
+    grouped = estimate.estimate_model(hand_quantized_model(groups=2))
     assert grouped.loc["conv", "mults"] == 8 * 8 * 3 * 3 * (2 // 2) * 4
-    lut_only = estimate.estimate_model(_hand_model(), dsp_threshold_bits=16)
+    lut_only = estimate.estimate_model(hand_quantized_model(), dsp_threshold_bits=16)
     # 16x16 constant products in LUTs: ceil(256/3) = 86 LUT + 37-bit adder, for 4608 multipliers
     assert lut_only.loc["conv", "DSP"] == 0
     assert lut_only.loc["conv", "LUT"] == 4608 * (86 + 37)
     with pytest.raises(ValueError, match="unknown layers"):
-        estimate.estimate_model(_hand_model(), precision_overrides={"nope": {"weight": 8}})
+        estimate.estimate_model(hand_quantized_model(), precision_overrides={"nope": {"weight": 8}})
     with pytest.raises(ValueError, match="strategy"):
-        estimate.estimate_model(_hand_model(), strategy="Fast")
+        estimate.estimate_model(hand_quantized_model(), strategy="Fast")
 
 
 def test_eq_314_reproduces_table_3_5():
@@ -110,7 +98,7 @@ def test_eq_314_reproduces_table_3_5():
 def test_cross_check_with_hls4ml(tmp_path):
     """hls4ml's own counts agree; ungrouped zero blocks are not counted by either."""
     keras.utils.set_random_seed(1)
-    model = _hand_model(groups=2)
+    model = hand_quantized_model(groups=2)
     for layer in model.layers:  # no accidental zero weights: only the ungrouping makes zeros
         layer.set_weights([np.where(np.abs(w) < 0.05, 0.25, w) for w in layer.get_weights()])
     # hls4ml 1.3 computes one output pixel per pass by default (ParallelizationFactor = 1)
@@ -160,9 +148,9 @@ def test_hand_computed_pooling():
 def test_scan_and_study_table():
     settings = [{"reuse_factor": 1}, {"reuse_factor": 2, "strategy": "Resource"},
                 {"reuse_factor": {"default": 1, "dense": 64}}]
-    table = search.scan(_hand_model(), settings, clock_period=4.0)
+    table = search.scan(hand_quantized_model(), settings, clock_period=4.0)
     assert list(table["reuse_factor"]) == [1, 2, "{'default': 1, 'dense': 64}"]
-    single = estimate.estimate_model(_hand_model(), reuse_factor=2, strategy="Resource",
+    single = estimate.estimate_model(hand_quantized_model(), reuse_factor=2, strategy="Resource",
                                           clock_period=4.0).loc["total"]
     assert table.loc[1, "DSP"] == single.DSP and table.loc[1, "latency_ns"] == single.latency_ns
     assert table.loc[1, "II_ns"] == 4.0 * single.II_cycles
@@ -176,7 +164,7 @@ def test_scan_and_study_table():
 
 
 def test_tune_stays_within_the_budget():
-    model = _hand_model()
+    model = hand_quantized_model()
     settings, table = search.tune(model, {"DSP": 1.0, "LUT": 2.0}, reuse_factors=(1, 2, 4, 8))
     assert set(settings["reuse_factor"]) == {"conv", "dense"}
     assert set(settings["parallelization_factor"]) == {"conv"}

@@ -27,7 +27,7 @@ from .independence import LatentScorer
 from .scores import score_images
 
 #: The score chapter 7 recommends for its recommended models.
-RECOMMENDED_SCORE = "mixture"
+RECOMMENDED_SCORE = "kl_total"
 
 #: Column of the score table that ``anomaly`` copies, per model kind (None: the model's
 #: own single output, which is then the only column).

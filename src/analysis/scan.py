@@ -25,7 +25,7 @@ from ..files import OutputError, atomic_file, exclusive_lock
 from ..models.registry import model_spec
 from ..models.store import data_fingerprint, read_record
 from ..models.train import TrainSpec, train_or_load
-from .independence import evaluate, mass_baselines
+from .independence import SCORES, evaluate, mass_baselines
 from .metrics import auc
 from .tables import styled
 
@@ -220,6 +220,9 @@ def table(results: dict[str, Any], recipes: dict[str, Recipe] = RECIPES) -> pd.D
             record[metric] = float(np.mean(values))
             record[f"{metric}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
         records.append(record)
+    order = {name: i for i, name in enumerate(recipes)}
+    rank = {name: i for i, name in enumerate((*SCORES, "cnn"))}
+    records.sort(key=lambda r: (order[r["recipe"]], rank.get(r["score"], len(rank))))
     return pd.DataFrame(records).set_index(["recipe", "score"])
 
 
@@ -290,7 +293,7 @@ def display_summary(frame: pd.DataFrame, scores: tuple[str, ...] = SUMMARY_SCORE
              for m, title in COLUMNS.items() if m in shown}
     out = pd.DataFrame(cells, index=shown.index)
     out["seeds"] = [int(s) if s else "" for s in shown["seeds"]]
-    return styled(out)
+    return styled(out).set_table_styles([{"selector": "td", "props": "white-space: nowrap"}])
 
 
 def display_usage(usage: pd.DataFrame, recipes: dict[str, Recipe] = RECIPES):

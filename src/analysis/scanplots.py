@@ -11,12 +11,14 @@ import pandas as pd
 from .massdep import MASS_BINS
 from .plots import COLORS
 
+#: Legend names of the scores.
+SCORE_TITLES = {"kl_total": "KL total", "mixture": "mixture density"}
 #: AUCs of the scan plot: metric, label and colour.
 TASKS = (("auc_top", "top vs QCD", COLORS["top"]), ("auc_w", "W vs QCD", COLORS["w"]),
          ("auc_inverted", "inverted: QCD vs top", COLORS["qcd"]))
 
 
-def _grid(axes, ncols: int, width: float = 7.5, height: float = 3.2) -> np.ndarray:
+def _grid(axes, ncols: int, width: float = 7.5, height: float = 3.4) -> np.ndarray:
     if axes is None:
         _, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained")
     return np.atleast_1d(axes)
@@ -30,7 +32,7 @@ def beta_scan(table: pd.DataFrame, usage: pd.DataFrame, recipes: Mapping[str, fl
     ``table`` is :func:`src.analysis.scan.table`, ``usage`` its :func:`usage_table`,
     ``recipes`` maps the recipe names of the scan to their beta.
     """
-    axes = _grid(axes, 2)
+    axes = _grid(axes, 2, height=4.4)
     betas = np.array(list(recipes.values()))
     styles = ("-o", "--s", ":^")
     for score, style in zip(scores, styles, strict=False):
@@ -39,10 +41,11 @@ def beta_scan(table: pd.DataFrame, usage: pd.DataFrame, recipes: Mapping[str, fl
             mean = np.array([row[metric] for row in rows])
             std = np.array([row[f"{metric}_std"] for row in rows])
             axes[0].errorbar(betas, mean, yerr=std, fmt=style, color=colour, capsize=3,
-                             label=f"{label}, {score}")
+                             label=f"{label}, {SCORE_TITLES.get(score, score)}")
     axes[0].axhline(0.5, color="grey", lw=0.8)
     axes[0].set(xscale="log", xlabel=r"$\beta$", ylabel="AUC", ylim=(0, 1))
-    axes[0].legend(fontsize=8, loc="lower left", ncol=1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[0].figure.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     names = list(recipes)
     axes[1].plot(betas, usage.loc[names, "kl_disc"], "-o", color="black", label="KL discrete")
     axes[1].set(xscale="log", yscale="log", xlabel=r"$\beta$", ylabel="KL discrete [nats]")

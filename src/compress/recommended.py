@@ -15,6 +15,7 @@ from ..analysis.independence import evaluate, mass_baselines
 from ..analysis.massdep import TOP_WINDOW, auc_in_window
 from ..analysis.metrics import auc
 from ..analysis.scan import COLUMNS, FIT_JETS, SCORE_NAMES
+from ..analysis.scan import RECIPES as SCAN_RECIPES
 from ..analysis.tables import styled
 from ..config import Profile, models_dir
 from ..data.splits import split, split_images
@@ -95,6 +96,18 @@ def recipe_label() -> str:
               "log": "log intensities"}[spec.get("input_transform", "none")]
     return (f"joint VAE, beta = {beta:g}, {inputs}, scored by the "
             f"{SCORE_NAMES[RECOMMENDED_SCORE]}")
+
+
+def scan_label() -> str:
+    """The summary row (:func:`src.analysis.scan.summary`) of the shipped recipe and score:
+    the scan recipe with the same kind, KL weight and input transform."""
+    beta = RECIPES[QCD_MODEL].train.get("beta", 3e3)
+    transform = RECIPES[QCD_MODEL].model.get("input_transform", "none")
+    for recipe in SCAN_RECIPES.values():
+        if (recipe.kind, recipe.beta, recipe.transform, recipe.capacity) == (
+                RECIPES[QCD_MODEL].kind, beta, transform, False):
+            return f"{recipe.label} · {SCORE_NAMES[RECOMMENDED_SCORE]}"
+    raise ValueError("the scan has no recipe like the recommended one")
 
 
 def study_kl(model: Any, images: np.ndarray) -> np.ndarray:
