@@ -98,8 +98,10 @@ plt.show()
 # %% [markdown]
 # ## Jet kinematics
 #
-# The transverse momentum is flat-ish inside the window for every sample, by
-# construction of the hard-process window. The jet mass is where the physics shows:
+# The transverse momentum fills the 550-650 GeV window of the selection for every sample,
+# with a hump rather than a flat spectrum: the hard process is generated in the same window,
+# and a jet carries a little less than its parton's momentum (radiation leaves the cone),
+# which thins out the upper edge. The jet mass is where the physics shows:
 # the top jets peak near the top mass of 173 GeV, the W jets near 80 GeV, and QCD jets
 # fall from low masses with a long tail. Top jets also have more constituents.
 

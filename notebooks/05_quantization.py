@@ -135,7 +135,8 @@ tables.styled(comparison, precision=2).set_caption(f"The study: {TABLE_3_3.sourc
 # %% [markdown]
 # The KL total reaches an AUC of {glue:text}`q_auc_float:.3f` with the float reduced encoder and
 # {glue:text}`q_auc_quant:.3f` with its quantized twin, a change of {glue:text}`q_auc_change:+.3f`,
-# {glue:text}`q_verdict` the {glue:text}`q_tolerance` we allowed. In the study, quantization cost
+# {glue:text}`q_verdict` the tolerance we set ourselves, an AUC change of at most
+# {glue:text}`q_tolerance` (`src.compress.quantize.AUC_TOLERANCE`). In the study, quantization cost
 # {glue:text}`study_q_cost` points of AUC.
 #
 # ## How many bits?
@@ -267,7 +268,8 @@ plt.show()
 # The student has {glue:text}`student_params` parameters and needs {glue:text}`student_macs`
 # multiplications per image. Its score reaches an AUC of {glue:text}`student_auc:.3f`,
 # {glue:text}`student_ratio:.1%` of the teacher's {glue:text}`teacher_auc:.3f` (it
-# {glue:text}`student_verdict` the goal of {glue:text}`student_goal:.0%`), and QTools puts one
+# {glue:text}`student_verdict` the goal we set, {glue:text}`student_goal:.0%` of the teacher's AUC,
+# `src.compress.distill.STUDENT_GOAL`), and QTools puts one
 # inference at {glue:text}`student_energy` nJ, {glue:text}`student_vs_quant` times less than the
 # quantized reduced encoder. In the figure, left: the student's score against the teacher's on the
 # test jets (correlation {glue:text}`student_corr:.2f`); right: ROC curves of both, with the reduced
