@@ -134,7 +134,8 @@ def test_save_load_round_trip_of_a_quantized_model(tmp_path):
 def test_old_records_read_as_float_specs(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "spec.json").write_text(json.dumps({"model": {"kind": "ae"}}))
-    assert read_record(tmp_path / "m")["model"] == {"kind": "ae", "bits": 0, "integer_bits": 6}
+    assert read_record(tmp_path / "m")["model"] == {"kind": "ae", "bits": 0, "integer_bits": 6,
+                                                    "input_transform": "none"}
 
 
 @pytest.mark.parametrize("changes, message", [

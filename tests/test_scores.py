@@ -85,6 +85,10 @@ class FakeModel(LinearEncoder):
     def reconstruct(self, images, batch_size=512):
         return 0.5 * images + 0.2 * images.mean(axis=(1, 2), keepdims=True) + 0.1
 
+    def target(self, images):
+        """What the reconstruction is compared with: the plain pixels (no input transform)."""
+        return images
+
 
 _images = unit_sum_images
 

@@ -291,9 +291,13 @@ def display_summary(frame: pd.DataFrame, scores: tuple[str, ...] = SUMMARY_SCORE
                      np.isfinite(r[m]) else (f"{r[m]:.3f}" if np.isfinite(r[m]) else "")
                      for _, r in shown.iterrows()]
              for m, title in COLUMNS.items() if m in shown}
-    out = pd.DataFrame(cells, index=shown.index)
+    rows = [tuple(label.split(" · ", 1)) if " · " in label else (label, "")
+            for label in shown.index]
+    out = pd.DataFrame(cells, index=pd.MultiIndex.from_tuples(rows, names=["recipe", "score"]))
     out["seeds"] = [int(s) if s else "" for s in shown["seeds"]]
-    return styled(out).set_table_styles([{"selector": "td", "props": "white-space: nowrap"}])
+    return styled(out).set_table_styles([
+        {"selector": "td", "props": "white-space: nowrap; padding: 0.1em 0.6em"},
+        {"selector": "th", "props": "padding: 0.1em 0.6em"}])
 
 
 def display_usage(usage: pd.DataFrame, recipes: dict[str, Recipe] = RECIPES):
