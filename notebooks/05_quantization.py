@@ -135,9 +135,8 @@ tables.styled(comparison, precision=2).set_caption(f"The study: {TABLE_3_3.sourc
 # %% [markdown]
 # The KL total reaches an AUC of {glue:text}`q_auc_float:.3f` with the float reduced encoder and
 # {glue:text}`q_auc_quant:.3f` with its quantized twin, a change of {glue:text}`q_auc_change:+.3f`,
-# {glue:text}`q_verdict` the tolerance we set ourselves, an AUC change of at most
-# {glue:text}`q_tolerance` (`src.compress.quantize.AUC_TOLERANCE`). In the study, quantization cost
-# {glue:text}`study_q_cost` points of AUC.
+# {glue:text}`q_verdict` our tolerance of {glue:text}`q_tolerance` (`quantize.AUC_TOLERANCE`).
+# In the study, quantization cost {glue:text}`study_q_cost` points of AUC.
 #
 # ## How many bits?
 #

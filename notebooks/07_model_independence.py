@@ -81,8 +81,9 @@ glue("n_test", f"{len(S.test['qcd']['images']):,}", display=False)
 # {glue:text}`scan_hours` hours of training in all. Each is evaluated on the same
 # {glue:text}`n_test` QCD test jets, the top and W test jets, every score fitted on codes of
 # its own training jets only. The table gives, for every recipe, the study's score (KL
-# total) and the latent mixture density, beside the baselines; each cell is the mean over
-# seeds ± their standard deviation. *Inverted* is QCD found by the twin trained on top jets;
+# total), the reconstruction's BCE and the latent mixture density, beside the baselines;
+# each cell is the mean over the {glue:text}`scan_seeds` seeds ± their standard deviation
+# (the jet-mass baselines have no seed). *Inverted* is QCD found by the twin trained on top jets;
 # *JS 1%* is the Jensen-Shannon divergence (bits) between the QCD mass distribution after a
 # cut keeping 1% of QCD jets and before it (0: no sculpting, 1: disjoint).
 

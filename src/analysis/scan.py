@@ -239,7 +239,7 @@ def usage_table(results: dict[str, Any], trained_on: str = "qcd") -> pd.DataFram
 #: Readable names of the scores of :data:`src.analysis.independence.SCORES`.
 SCORE_NAMES = {"kl_total": "KL total", "kl_cont": "KL continuous", "kl_disc": "KL discrete",
                "bce": "BCE", "sum_mu2": "sum of squared means", "mahalanobis": "Mahalanobis",
-               "mixture": "latent mixture density", "mixture+bce": "mixture + BCE",
+               "mixture": "mixture density", "mixture+bce": "mixture + BCE",
                "cnn": "signal probability"}
 #: Metrics of the summary, with their column titles.
 COLUMNS = {"auc_top": "AUC top vs QCD", "auc_w": "AUC W vs QCD",
@@ -285,7 +285,8 @@ def best(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def display_summary(frame: pd.DataFrame, scores: tuple[str, ...] = SUMMARY_SCORES):
-    """The summary rows of ``scores`` and the baselines, cells ``mean ± std``."""
+    """The summary rows of ``scores`` and the baselines, cells ``mean ± std`` over the seeds
+    (a baseline, which has no training seed, its single value)."""
     shown = frame[frame["score"].isin(scores) | (frame["recipe"] == "baseline")]
     cells = {title: [f"{r[m]:.3f} ± {r[f'{m}_std']:.3f}" if r["seeds"] > 1 and
                      np.isfinite(r[m]) else (f"{r[m]:.3f}" if np.isfinite(r[m]) else "")
@@ -294,7 +295,6 @@ def display_summary(frame: pd.DataFrame, scores: tuple[str, ...] = SUMMARY_SCORE
     rows = [tuple(label.split(" · ", 1)) if " · " in label else (label, "")
             for label in shown.index]
     out = pd.DataFrame(cells, index=pd.MultiIndex.from_tuples(rows, names=["recipe", "score"]))
-    out["seeds"] = [int(s) if s else "" for s in shown["seeds"]]
     return styled(out).set_table_styles([
         {"selector": "td", "props": "white-space: nowrap; padding: 0.1em 0.6em"},
         {"selector": "th", "props": "padding: 0.1em 0.6em"}])
