@@ -30,10 +30,15 @@ from sklearn.mixture import GaussianMixture
 SHRINK = 1e-3
 
 
+def _means(encoded: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Posterior means (``mu``, or the code ``z`` of an autoencoder) as float64."""
+    return np.asarray(encoded["mu"] if "mu" in encoded else encoded["z"], np.float64)
+
+
 def latent_features(encoded: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Posterior means (``mu``, or ``z`` of an autoencoder), followed by the softmax of
-    the category logits when the model has them; float64 ``(N, D)``."""
-    parts = [np.asarray(encoded["mu"] if "mu" in encoded else encoded["z"], np.float64)]
+    """Posterior means (:func:`_means`), followed by the softmax of the category logits
+    when the model has them; float64 ``(N, D)``."""
+    parts = [_means(encoded)]
     if "logits" in encoded:
         logits = np.asarray(encoded["logits"], np.float64)
         q = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -43,8 +48,7 @@ def latent_features(encoded: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def sum_squared_means(encoded: Mapping[str, np.ndarray]) -> np.ndarray:
     """``sum_i mu_i^2`` per jet: the KL's mean term without the variances."""
-    mu = np.asarray(encoded["mu"] if "mu" in encoded else encoded["z"], np.float64)
-    return np.sum(np.square(mu), axis=1)
+    return np.sum(np.square(_means(encoded)), axis=1)
 
 
 def _features(features: Any) -> np.ndarray:

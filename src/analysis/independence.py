@@ -32,7 +32,7 @@ from .density import (
     sum_squared_means,
 )
 from .massdep import TOP_WINDOW, auc_in_window, mass_window_score, sculpting
-from .metrics import auc
+from .metrics import auc, stack
 from .scores import bce, kl_cont, kl_disc
 from .training import reconstruction_spread
 
@@ -102,10 +102,9 @@ class LatentScorer:
         return frame[[c for c in SCORES if c in frame]], encoded, x_hat
 
 
-def _stacked_auc(background: pd.Series, signal: pd.Series) -> float:
-    values = np.concatenate([background.to_numpy(), signal.to_numpy()])
-    labels = np.r_[np.zeros(len(background)), np.ones(len(signal))]
-    return auc(values, labels)
+def stacked_auc(background: Any, signal: Any) -> float:
+    """AUC of one score, the signal jets against the background jets."""
+    return auc(*stack(background, signal))
 
 
 def latent_usage(model: Any, background: tuple, signal: tuple) -> dict[str, float]:
@@ -150,12 +149,12 @@ def evaluate(model: Any, train_images: np.ndarray, test: Mapping[str, Mapping[st
         model, (test[trained_on]["images"], *passes[trained_on][1:]), passes[other])}
     for name in frames[trained_on].columns:
         if trained_on == "top":
-            result["scores"][name] = {"auc_inverted": _stacked_auc(frames["top"][name],
+            result["scores"][name] = {"auc_inverted": stacked_auc(frames["top"][name],
                                                                    frames["qcd"][name])}
             continue
-        row = {"auc_top": _stacked_auc(frames["qcd"][name], frames["top"][name])}
+        row = {"auc_top": stacked_auc(frames["qcd"][name], frames["top"][name])}
         if "w" in frames:
-            row["auc_w"] = _stacked_auc(frames["qcd"][name], frames["w"][name])
+            row["auc_w"] = stacked_auc(frames["qcd"][name], frames["w"][name])
         row.update(_mass_metrics(frames["qcd"][name].to_numpy(), frames["top"][name].to_numpy(),
                                  test["qcd"]["jet_mass"], test["top"]["jet_mass"]))
         result["scores"][name] = row
@@ -177,10 +176,10 @@ def mass_baselines(test: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, di
     for name, score in (("jet mass", lambda m: np.asarray(m, np.float64)),
                         ("mass window (top-specific)", mass_window_score)):
         s = {p: pd.Series(score(d["jet_mass"])) for p, d in test.items()}
-        row = {"auc_top": _stacked_auc(s["qcd"], s["top"]),
-               "auc_inverted": _stacked_auc(s["top"], s["qcd"])}
+        row = {"auc_top": stacked_auc(s["qcd"], s["top"]),
+               "auc_inverted": stacked_auc(s["top"], s["qcd"])}
         if "w" in s:
-            row["auc_w"] = _stacked_auc(s["qcd"], s["w"])
+            row["auc_w"] = stacked_auc(s["qcd"], s["w"])
         row.update(_mass_metrics(s["qcd"].to_numpy(), s["top"].to_numpy(),
                                  test["qcd"]["jet_mass"], test["top"]["jet_mass"]))
         out[name] = row

@@ -25,8 +25,7 @@ from ..files import OutputError, atomic_file, exclusive_lock
 from ..models.registry import model_spec
 from ..models.store import data_fingerprint, read_record
 from ..models.train import TrainSpec, train_or_load
-from .independence import SCORES, evaluate, mass_baselines
-from .metrics import auc
+from .independence import SCORES, evaluate, mass_baselines, stacked_auc
 from .tables import styled
 
 RESULTS_FILE = "scan.json"
@@ -94,6 +93,11 @@ class Scan:
         self.val = {p: split_images(profile, p, "val")[:n_val] for p in ("qcd", "top")}
         self.test = {p: split(profile, p, "test", ("images", "jet_mass"))
                      for p in ("qcd", "top", "w")}
+        # digests of the data every run's settings name, computed once, not once per run
+        self.fingerprints = {
+            "classifier": data_fingerprint(self.train["qcd"], self.train["top"]),
+            **{p: data_fingerprint(self.train[p], self.val[p]) for p in ("qcd", "top")},
+            "test": data_fingerprint(*(self.test[p]["images"] for p in sorted(self.test)))}
         self.results = self._read()
 
     def _read(self) -> dict[str, Any]:
@@ -113,14 +117,11 @@ class Scan:
         """Everything a run's result depends on."""
         r = RECIPES[recipe]
         seed = self.profile.seed + seed_index
-        if r.kind == "classifier":
-            data = data_fingerprint(self.train["qcd"], self.train["top"])
-        else:
-            data = data_fingerprint(self.train[trained_on], self.val[trained_on])
-        test = data_fingerprint(*(self.test[p]["images"] for p in sorted(self.test)))
+        data = self.fingerprints["classifier" if r.kind == "classifier" else trained_on]
         return {"model": asdict(_spec(self.profile, r)),
                 "train": asdict(r.train_spec(self.profile, seed)),
-                "data": data, "test": test, "evaluation": EVALUATION_VERSION}
+                "data": data, "test": self.fingerprints["test"],
+                "evaluation": EVALUATION_VERSION}
 
     def runs(self) -> list[tuple[str, str, int]]:
         """Every (recipe, trained_on, seed index) of the profile's scan."""
@@ -190,13 +191,11 @@ class Scan:
 
 
 def _classifier_aucs(model: Any, test: dict) -> dict[str, float]:
+    """The supervised ceiling: its AUCs for top and W jets; for the inverted task a
+    classifier trained with the labels swapped ranks the same jets, so the same AUC."""
     p = {k: model.predict_proba(v["images"]) for k, v in test.items()}
-
-    def stacked(bg: np.ndarray, sig: np.ndarray) -> float:
-        return auc(np.r_[bg, sig], np.r_[np.zeros(len(bg)), np.ones(len(sig))])
-
-    return {"auc_top": stacked(p["qcd"], p["top"]), "auc_w": stacked(p["qcd"], p["w"]),
-            "auc_inverted": stacked(p["qcd"], p["top"])}
+    top = stacked_auc(p["qcd"], p["top"])
+    return {"auc_top": top, "auc_w": stacked_auc(p["qcd"], p["w"]), "auc_inverted": top}
 
 
 def table(results: dict[str, Any], recipes: dict[str, Recipe] = RECIPES) -> pd.DataFrame:

@@ -11,9 +11,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..analysis.anomaly import RECOMMENDED_SCORE, score_model, ship_score
-from ..analysis.independence import evaluate, mass_baselines
+from ..analysis.independence import evaluate, mass_baselines, stacked_auc
 from ..analysis.massdep import TOP_WINDOW, auc_in_window
-from ..analysis.metrics import auc
 from ..analysis.scan import COLUMNS, FIT_JETS, SCORE_NAMES
 from ..analysis.scan import RECIPES as SCAN_RECIPES
 from ..analysis.tables import styled
@@ -25,10 +24,6 @@ from .distill import STUDENT_GOAL, student
 
 #: Names of the shipped models.
 QCD_MODEL, TOP_MODEL, STUDENT_MODEL = "recommended", "recommended_top", "recommended_student"
-
-
-def _stacked(background: np.ndarray, signal: np.ndarray) -> float:
-    return auc(np.r_[background, signal], np.r_[np.zeros(len(background)), np.ones(len(signal))])
 
 
 def shipped(profile: Profile, verbose: int = 0) -> dict[str, Any]:
@@ -65,16 +60,17 @@ def shipped(profile: Profile, verbose: int = 0) -> dict[str, Any]:
     mass = np.r_[test["qcd"]["jet_mass"], test["top"]["jet_mass"]]
     labels = np.r_[np.zeros(len(test["qcd"]["images"])), np.ones(len(test["top"]["images"]))]
     rows["recommended student"] = {
-        "auc_top": _stacked(student_test["qcd"], student_test["top"]),
-        "auc_w": _stacked(student_test["qcd"], student_test["w"]),
+        "auc_top": stacked_auc(student_test["qcd"], student_test["top"]),
+        "auc_w": stacked_auc(student_test["qcd"], student_test["w"]),
         "auc_window": auc_in_window(np.r_[student_test["qcd"], student_test["top"]], labels,
                                     mass, TOP_WINDOW)}
     frame = pd.DataFrame(rows).T
     anomaly = f"recommended · {SCORE_NAMES[RECOMMENDED_SCORE]}"
     teacher_top = float(frame.loc[anomaly, "auc_top"])
     student_top = float(frame.loc["recommended student", "auc_top"])
-    scores = {name: score_model(model, test[p]["images"])["anomaly"].to_numpy()
-              for (name, model), p in zip(models.items(), ("qcd", "top"), strict=True)}
+    # the shipped anomaly score of both models on QCD and top test jets, computed once
+    anomaly_scores = {(name, p): score_model(model, test[p]["images"])["anomaly"].to_numpy()
+                      for name, model in models.items() for p in ("qcd", "top")}
     glue = {f"rec_{k}": round(float(frame.loc[anomaly, k]), 3)
             for k in ("auc_top", "auc_w", "auc_inverted", "auc_window", "js10", "js1")}
     glue.update({"rs_params": f"{pupil.count_params():,}", "rs_auc_top": round(student_top, 3),
@@ -83,17 +79,17 @@ def shipped(profile: Profile, verbose: int = 0) -> dict[str, Any]:
     return {"label": recipe_label(), "rows": frame, "glue": glue,
             "qcd_mass": test["qcd"]["jet_mass"],
             "qcd_scores": {"study: KL total": study_kl(study, test["qcd"]["images"]),
-                           f"recommended: {SCORE_NAMES[RECOMMENDED_SCORE]}": scores[QCD_MODEL]},
-            "limits": limits(models, test)}
+                           f"recommended: {SCORE_NAMES[RECOMMENDED_SCORE]}":
+                               anomaly_scores[(QCD_MODEL, "qcd")]},
+            "limits": limits(anomaly_scores, test)}
 
 
 def recipe_label() -> str:
     """The recommended recipe in words, e.g. ``joint VAE, beta = 1, pixel intensities,
-    scored by the latent mixture density``."""
-    spec = {**RECIPES[QCD_MODEL].model}
+    scored by the KL total``."""
     beta = RECIPES[QCD_MODEL].train.get("beta", 3e3)
     inputs = {"none": "pixel intensities", "sqrt": "square-root intensities",
-              "log": "log intensities"}[spec.get("input_transform", "none")]
+              "log": "log intensities"}[RECIPES[QCD_MODEL].model.get("input_transform", "none")]
     return (f"joint VAE, beta = {beta:g}, {inputs}, scored by the "
             f"{SCORE_NAMES[RECOMMENDED_SCORE]}")
 
@@ -115,17 +111,14 @@ def study_kl(model: Any, images: np.ndarray) -> np.ndarray:
     return score_model(model, images)["kl_total"].to_numpy()
 
 
-def limits(models: dict[str, Any], test: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Spearman rank correlation of each shipped model's anomaly score with the jet mass
-    and the number of constituents, on the QCD and top test jets separately."""
-    out = {}
-    for name, model in models.items():
-        for process in ("qcd", "top"):
-            score = score_model(model, test[process]["images"])["anomaly"].to_numpy()
-            out[(name, process)] = {
-                field: float(spearmanr(score, test[process][field]).statistic)
-                for field in ("jet_mass", "n_constituents")}
-    return pd.DataFrame(out).T
+def limits(scores: dict[tuple[str, str], np.ndarray],
+           test: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Spearman rank correlation of anomaly scores ``{(model, process): per-jet score}``
+    with the jet mass and the number of constituents of those test jets."""
+    return pd.DataFrame({
+        (name, process): {field: float(spearmanr(score, test[process][field]).statistic)
+                          for field in ("jet_mass", "n_constituents")}
+        for (name, process), score in scores.items()}).T
 
 
 def display_shipped(result: dict[str, Any]):
