@@ -16,13 +16,11 @@ from src.models.networks import build_model, count_macs
 from src.models.spec import ModelSpec, StudentSpec
 from src.models.store import load, read_record, save
 from src.models.student import build_student, student_scores
-from src.models.train import DistillSpec, regress
+from src.models.train import DistillSpec, regress, seed_everything
 
 HLS4ML_LAYERS = {"InputLayer", "QConv2D", "QDense", "QActivation", "AveragePooling2D",
                  "MaxPooling2D", "Flatten"}
 TINY_QUANTIZED = ModelSpec(**TINY_QUANTIZED_SPEC)
-
-
 
 
 def test_student_is_trigger_sized_and_convertible():
@@ -76,14 +74,17 @@ def test_distillation_lowers_the_student_loss():
     images, width = blobs(64, seed=2)
     target = np.log(width)  # a learnable stand-in for the teacher's log KL-total
     target = (target - target.mean()) / target.std()
+    seed_everything(0)  # the initial weights must not depend on which tests ran before
     model = build_student()
 
     def loss() -> float:
         return float(np.mean((student_scores(model, images) - target) ** 2))
 
     before = loss()
-    regress(model, images, target, DistillSpec(epochs=10, batch_size=16, learning_rate=1e-2))
-    assert loss() < 0.5 * before
+    # 30 epochs bring the loss below 2% of its start for every initialization tried
+    # (seeds 0-7); 10 epochs left it at 90% for one unseeded initialization.
+    regress(model, images, target, DistillSpec(epochs=30, batch_size=16, learning_rate=1e-2))
+    assert loss() < 0.2 * before
 
 
 def test_pruning_reaches_the_requested_sparsity():
