@@ -15,9 +15,10 @@
 # - **latent scores**, from the encoder alone: the KL divergence of a jet's Gaussian
 #   posterior from $\mathcal N(0, 1)$ (`kl_cont`), of its category posterior from the
 #   uniform distribution (`kl_disc`), and their sum (`kl_total`);
-# - **reconstruction scores**, which need the decoder too: the squared error summed over
-#   the pixels (`mse`, the study's energy difference), the binary cross-entropy of the
-#   reconstruction against the input (`bce`), the Dice loss
+# - **reconstruction scores**, which need the decoder too, as in autoencoder searches for
+#   new physics {cite}`farina2020`: the squared error averaged over the pixels (`mse`, the
+#   study's energy difference up to a constant factor), the binary cross-entropy of the
+#   reconstruction against the input summed over the pixels (`bce`), the Dice loss
 #   $1 - 2\sum x \hat x / (\sum x + \sum \hat x)$ (`dice`) and `total` = `bce` + `dice`.
 #
 # Every score is computed deterministically (posterior means, most likely category), so
@@ -35,30 +36,43 @@ profile = "default"
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
 
-from src.analysis import comparison, metrics, plots
-from src.analysis.tables import percent, styled
+from src import style
+from src.analysis import comparison, metrics, plots, tables
 from src.config import get_profile
 
-plots.set_style()
+style.use()
 P = get_profile(profile)
 scores = comparison.test_scores(P)
 glue("n_test_qcd", len(scores["jointvae"]["qcd"]), display=False)
 glue("n_test_top", len(scores["jointvae"]["top"]), display=False)
-comparison.model_table()
+tables.show(comparison.model_table().rename(columns={"model": "description"})
+            .rename_axis("model (folder in models/)"))
 
 # %% [markdown]
 # ## The joint VAE's scores
 #
-# Distributions of the seven scores for {glue:text}`n_test_qcd` QCD and
-# {glue:text}`n_test_top` top test jets (the study's figure 3.10). KL divergences are in
-# nats, reconstruction scores are sums over the 1600 pixels of unit-sum images.
+# {numref}`fig-scores-histograms` shows the distributions of the seven scores for
+# {glue:text}`n_test_qcd` QCD and {glue:text}`n_test_top` top test jets (the study's
+# figure 3.10).
+#
+# ```{glue:figure} fig_score_histograms
+# :name: fig-scores-histograms
+#
+# Normalized distributions of the joint VAE's seven scores for QCD and top test jets,
+# between the 0.5% and 99.5% quantiles of both classes together, on logarithmic density
+# axes (and logarithmic score axes for the KL divergences). KL divergences are in nats;
+# the BCE is summed over the 1600 pixels of the unit-sum images (nats), the squared error
+# averaged over them; the Dice loss is a ratio between 0 and 1.
+# ```
 
 # %% tags=["hide-input"]
 plots.score_histograms(scores["jointvae"], ("qcd", "top"))
-plt.show()
+glue("fig_score_histograms", plt.gcf(), display=False)
+plt.close()
 
 # %% [markdown]
 # ## Every score beside its baselines
@@ -83,7 +97,7 @@ glue("cnn_auc", round(float(cnn_auc), 3), display=False)
 glue("cnn_gap", round(float(cnn_auc - best_auc), 3), display=False)
 glue("mass_auc", round(float(top_table.loc["jet mass", "auc"]), 3), display=False)
 glue("study_source", Markdown(comparison.source_note()), display=False)
-styled(comparison.with_study(top_table, comparison.ROWS), na_rep="", precision=1)
+tables.show(comparison.with_study(top_table, comparison.ROWS), 1)
 
 # %% [markdown]
 # The best latent score, {glue:text}`best_latent`, reaches an AUC of
@@ -105,9 +119,21 @@ styled(comparison.with_study(top_table, comparison.ROWS), na_rep="", precision=1
 #
 # ## ROC curves
 #
-# Background rejection (1 / QCD efficiency) against top efficiency, the study's
-# figure 3.11, for the latent scores, the best reconstruction scores and the baselines.
-# The dashed line marks the 10% working point.
+# {numref}`fig-scores-roc` shows the background rejection (1 / QCD efficiency) against
+# the top efficiency, the study's figure 3.11, for the latent scores, the best
+# reconstruction scores and the baselines.
+#
+# ```{glue:figure} fig_roc
+# :name: fig-scores-roc
+#
+# ROC curves of top (signal) against QCD (background) test jets, each score in its own
+# colour and line style; the dotted line is a random tagger, the grey dashed line the
+# working point of a 10% QCD efficiency. The KL total (solid) and the KL continuous
+# (dashed) coincide: their AUCs are {glue:text}`auc_kl_total_4:.4f` and
+# {glue:text}`auc_kl_cont_4:.4f`, because the discrete KL that the total adds averages
+# {glue:text}`kl_disc_top:.1e` nats on the top test jets, against
+# {glue:text}`kl_cont_top:.2f` nats for the continuous KL.
+# ```
 
 # %% tags=["hide-input"]
 values, labels = comparison.stacked(scores, comparison.ROC_ROWS, "top")
@@ -117,10 +143,14 @@ glue("rej_kl", round(metrics.rejection(values["JointVAE KL total"], labels, effi
      display=False)
 glue("rej_mass", round(metrics.rejection(values["jet mass"], labels, efficiency), 1),
      display=False)
-fig, ax = plt.subplots(figsize=(8, 6))
-plots.roc_curves(metrics.roc_set(values, labels), ax=ax,
-                 title="top (signal) against QCD (background), test jets")
-fig.tight_layout()
+glue("auc_kl_total_4", float(top_table.loc["JointVAE KL total", "auc"]), display=False)
+glue("auc_kl_cont_4", float(top_table.loc["JointVAE KL continuous", "auc"]), display=False)
+glue("kl_disc_top", float(scores["jointvae"]["top"]["kl_disc"].mean()), display=False)
+glue("kl_cont_top", float(scores["jointvae"]["top"]["kl_cont"].mean()), display=False)
+fig, ax = plt.subplots(figsize=style.figsize(6.0), layout="constrained")
+plots.roc_curves(metrics.roc_set(values, labels), ax=ax, legend_below=True)
+glue("fig_roc", fig, display=False)
+plt.close(fig)
 
 # %% [markdown]
 # ## Does it find a signal it was not designed for?
@@ -135,8 +165,10 @@ glue("w_auc_kl_total", round(float(w_table.loc["JointVAE KL total", "auc"]), 3),
 glue("w_auc_cnn", round(float(w_table.loc["supervised CNN", "auc"]), 3), display=False)
 glue("w_tpr_kl", round(float(w_table.loc["JointVAE KL total", "tpr@fpr=0.1"]), 3),
      display=False)
-percent({"AUC, W vs QCD [%]": w_table["auc"], "± ": w_table["auc_std"],
-         "TPR @ FPR 10% [%]": w_table["tpr@fpr=0.1"], "AUC, top vs QCD [%]": top_table["auc"]})
+tables.show(pd.concat([
+    tables.with_errors(w_table, {"AUC, W vs QCD [%]": "auc", "W efficiency at 10% QCD [%]":
+                                 "tpr@fpr=0.1"}),
+    tables.with_errors(top_table, {"AUC, top vs QCD [%]": "auc"})], axis=1))
 
 # %% [markdown]
 # The KL total reaches an AUC of {glue:text}`w_auc_kl_total:.3f` for W jets, the
@@ -162,9 +194,10 @@ glue("inv_auc_kl_total", round(float(inverted.loc["JointVAE KL total", "auc"]), 
      display=False)
 glue("inv_auc_mse", round(float(inverted.loc["JointVAE squared error", "auc"]), 3),
      display=False)
-percent({"AUC, QCD found by a top-trained model [%]": inverted["auc"],
-         "± ": inverted["auc_std"],
-         "AUC, top found by a QCD-trained model [%]": top_table.loc[inverted.index, "auc"]})
+tables.show(pd.concat([
+    tables.with_errors(inverted, {"AUC, QCD found by a top-trained model [%]": "auc"}),
+    tables.with_errors(top_table.loc[inverted.index],
+                       {"AUC, top found by a QCD-trained model [%]": "auc"})], axis=1))
 
 # %% [markdown]
 # Trained on top jets, the joint VAE's KL total finds QCD jets with an AUC of

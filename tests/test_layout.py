@@ -17,7 +17,7 @@ SRC = ROOT / "src"
 #: Order of the study's steps; a module may import its own step and the ones before it.
 STEPS = {"data": 1, "models": 2, "analysis": 3, "compress": 4, "fpga": 5}
 #: Modules every step may use (they import no step), and the entry points (nothing imports them).
-BASE = {"src.config", "src.files", "src.processes", "src.backend", "src.study", "src"}
+BASE = {"src.config", "src.files", "src.processes", "src.backend", "src.study", "src.style", "src"}
 TOP = {"src.cli", "src.__main__", "src.book", "src.bench"}
 MAX_MODULE_LINES = 400
 MAX_CHAPTER_LINES = 300

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from src.data import summary
 from src.data.splits import split_indices
@@ -40,3 +41,13 @@ def test_test_values_follow_the_shared_split():
         test = split_indices(len(data["images"]), 3).test
         np.testing.assert_array_equal(out[process], data["jet_mass"][test])
     assert len(out["qcd"]) == 2  # 25% of 8 jets
+
+
+def test_border_profile_finds_a_bright_frame():
+    images = np.full((3, 8, 8), 0.01)
+    images[:, 0, :] = images[:, -1, :] = images[:, :, 0] = images[:, :, -1] = 0.05
+    images[:, 2:6, 2:6] = 0.5
+    profile = summary.border_profile(images, rings=3)
+    np.testing.assert_allclose(profile, [0.05, 0.01, 0.5])
+    with pytest.raises(ValueError, match="pixels wide"):
+        summary.border_profile(images, rings=5)

@@ -58,3 +58,23 @@ def test_values(jets: Mapping[str, Mapping[str, np.ndarray]], field: str,
     :func:`src.data.splits.split_indices` with ``seed``, as every chapter uses it)."""
     return {process: data[field][split_indices(len(data["images"]), seed).test]
             for process, data in jets.items()}
+
+
+def border_profile(images: Any, rings: int = 3) -> np.ndarray:
+    """Mean pixel value of each of the ``rings`` outermost square rings of pixels, over the
+    images (N, H, W): element 0 is the outer frame, element k the ring k pixels inside it.
+
+    A reconstruction whose frame is much brighter than the ring inside it has an edge
+    artefact (e.g. from the zero padding of a last convolution); inputs show no such step.
+    """
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim != 3 or len(x) == 0 or 2 * rings > min(x.shape[1:]):
+        raise ValueError(f"need a non-empty (N, H, W) stack at least {2 * rings} pixels wide, "
+                         f"got shape {x.shape}")
+    mean = x.mean(axis=0)
+    out = []
+    for k in range(rings):
+        inner = mean[k:mean.shape[0] - k, k:mean.shape[1] - k]
+        core = inner[1:-1, 1:-1]
+        out.append((inner.sum() - core.sum()) / (inner.size - core.size))
+    return np.array(out)
