@@ -43,7 +43,7 @@ from myst_nb import glue
 from src.analysis.plots import set_style
 from src.config import get_profile
 from src.data.splits import labelled
-from src.fpga import convert, crosscheck, feasibility, firmware, plots, search
+from src.fpga import convert, crosscheck, exact, feasibility, firmware, plots, search
 from src.study import CSIM, TABLE_3_5
 
 set_style()
@@ -71,9 +71,10 @@ glue("study_csim_source", CSIM.source, display=False)
 # - **Input** `ap_ufixed<16,0>`: unit-sum images have every pixel in [0, 1), so all 16 bits can
 #   be fractional; `ap_fixed<16,6>` would zero every pixel below $2^{-10}$ of the jet's $p_T$.
 # - **Unquantized results** of the reduced encoder (convolution outputs entering an instance
-#   normalization, residual additions, dense heads) get the study's `ap_fixed<16,6>`, except the
-#   first convolution's: its output spread is set by the tiny pixel values, so it gets
-#   `ap_fixed<26,6>` (20 fractional bits) before the normalization divides by that spread. For
+#   normalization, residual additions, dense heads): the study gave them all `ap_fixed<16,6>`,
+#   which puts its emulated KL scores a few percent off QKeras's. The projects here take the
+#   types {doc}`chapter 8 <08_trigger_firmware>` profiles on training jets
+#   (`src/fpga/precision.py`); that chapter also emulates the encoder on every test jet. For
 #   the student, which has no normalization, hls4ml infers exact accumulator widths.
 # - **Implementation**: `io_parallel`, Latency strategy, reuse factor 1 is the reference project
 #   we emulate; `io_stream` projects are written as well (for the student also emulated). Reuse
@@ -85,7 +86,10 @@ glue("study_csim_source", CSIM.source, display=False)
 # internal types of `src/fpga/instancenorm.py`).
 
 # %% tags=["hide-input"]
-projects, conversion = firmware.ensure_projects(models, firmware.model_dirs(P))
+folders = firmware.model_dirs(P)
+profiled = exact.profiled_precision(models["reduced encoder"], P, folders["reduced encoder"])
+projects, conversion = firmware.ensure_projects(models, folders,
+                                                layer_configs={"reduced encoder": profiled})
 reduced_project = projects["reduced encoder", "io_parallel"]
 glue("reduced_hls_layers", len(list(reduced_project.hls_model.get_layers())), display=False)
 display(conversion)
@@ -121,28 +125,13 @@ artists = plots.emulation_agreement(student.reference, student.emulated, labels)
 # study's {glue:text}`study_csim_time`, {glue:text}`study_speedup:,d` times faster. Not like for
 # like: the student has {glue:text}`student_params:,d` parameters against the reduced encoder's
 # {glue:text}`encoder_params:,d` and about a twentieth of its multiplications, and the study ran
-# a C-simulation through the HLS tool, not a plain g++ build (the reduced encoder's own speed
-# follows below). The student's other projects (`io_stream`, and the tuned factors chosen
-# below) must compute exactly the same numbers: they only schedule the same operations anew.
+# a C-simulation through the HLS tool, not a plain g++ build ({doc}`chapter 8
+# <08_trigger_firmware>` measures the reduced encoder's own speed). The student's other
+# projects (`io_stream`, and the tuned factors chosen below) must compute exactly the same
+# numbers: they only schedule the same operations anew.
 
 # %% tags=["hide-input"]
 firmware.check_variant("io_stream", projects["student", "io_stream"], student, P)
-
-# %% [markdown]
-# ## Emulating the reduced encoder
-#
-# The reduced encoder's project is much larger: {glue:text}`reduced_hls_layers` hls4ml layers,
-# twelve of them instance normalizations, about a million multiplications per image. Its C++
-# takes about 8 minutes of one core and 3 GB to compile and runs at 7 to 12 images per second per
-# core, so we emulate a seeded half-QCD, half-top subset of the test jets. Its KL scores cannot
-# match QKeras's to the last bit: QKeras normalizes in float32, the firmware in 16-bit fixed point.
-
-# %% tags=["hide-input"]
-reduced = firmware.emulate_reduced(models["reduced encoder"], reduced_project, images, labels, P)
-display(Markdown(firmware.reduced_summary(reduced, P)))
-if reduced is not None:
-    display(reduced.table().style.format("{:.4g}", na_rep=""))
-    plots.kl_agreement(reduced.kl_reference, reduced.kl_emulated, reduced.labels)
 
 # %% [markdown]
 # ## Resources and latency: estimates, not synthesis
@@ -296,5 +285,6 @@ display(Markdown(feasibility.verdict_text(tuned, design, student.emu_auc - stude
 # multipliers (the largest ratio of products is {glue:text}`mults_ratio_max`), but what a product,
 # an adder or a normalization costs, and whether Vivado puts a 16-bit product in a DSP or in LUTs,
 # only a synthesis can tell: with every product in LUTs the student's tuned latency becomes
-# {glue:text}`student_lut_only_latency_ns` ns. The path to a real number is short now:
-# `hls_model.build(csim=False, synth=True)` with Vivado HLS, in the project folders written here.
+# {glue:text}`student_lut_only_latency_ns` ns. Vivado HLS would give a real number in the
+# project folders written here (`hls_model.build(csim=False, synth=True)`); {doc}`Chapter 8
+# <08_trigger_firmware>` synthesizes a smaller student with an open tool instead.

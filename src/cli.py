@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--input", type=Path, required=True, help="schema-1 HDF5 jet file")
     score.add_argument("--output", type=Path, required=True, help="CSV file to write")
     score.add_argument("--batch-size", type=_count(1), default=1024)
+    score.add_argument("--firmware", action="store_true",
+                       help="score through the bit-accurate emulation of the model's firmware "
+                            "(a student or a quantized joint VAE encoder)")
 
     book = sub.add_parser("book", help="execute the notebooks and build the HTML book")
     book.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)}")
@@ -141,7 +144,12 @@ def _score(args: argparse.Namespace) -> None:
     check_output(args.output, inputs=[args.input])
     images = read_unit_sum(args.input)
     model = load(args.model, history=False)
-    frame = score_model(model, images, batch_size=args.batch_size, progress=True)
+    if args.firmware:
+        from .fpga.exact import firmware_scores
+
+        frame = firmware_scores(model, args.model, images, progress=True)
+    else:
+        frame = score_model(model, images, batch_size=args.batch_size, progress=True)
     with atomic_file(args.output) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.8g")
     print(f"wrote {args.output}: {len(frame)} rows, columns {', '.join(frame.columns)}")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from src.bench import markdown
+from src.bench.emulation import reduced_throughput
+from src.study import CSIM
 
 
 def test_markdown_lists_every_measurement():
@@ -23,3 +27,14 @@ def test_markdown_lists_every_measurement():
     assert "| default | 1,500 | 2.0 M | 100 | 1.2 | 10.0 | 12.0% |" in text
     assert "load average 0.5" in text
     assert "| student | 3,569 | 2 | 2000 | 40 | 500 | 100 | 1,148 |" in text
+
+
+def test_the_reduced_encoder_is_timed_like_for_like():
+    rows = reduced_throughput(n_images=16, cpp_images=4)
+    numpy_row = rows[0]
+    assert numpy_row["model"] == "reduced encoder, NumPy fixed point (profiled types)"
+    assert numpy_row["parameters"] == 10_674 and numpy_row["n_images"] == 16
+    assert numpy_row["images_per_s"] > 0
+    assert numpy_row["speedup_vs_study"] == pytest.approx(
+        CSIM.values["seconds"] * numpy_row["images_per_s"] / CSIM.values["images"])
+    assert all(row["model"].startswith("reduced encoder") for row in rows)

@@ -16,7 +16,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from src.analysis.scores import kl_scores
 from src.config import get_profile
-from src.fpga import firmware
+from src.fpga import exact, firmware
 from src.fpga.convert import RECORD_FILE, ensure_book_project
 from src.fpga.emulate import emulate
 from src.models.spec import ENCODER_OUTPUTS
@@ -102,26 +102,26 @@ def test_student_emulation_numbers_by_hand():
     assert (values["emu_seconds_50k"], values["study_speedup"]) == (6250, 18)
 
 
-def test_reduced_emulation_numbers_by_hand():
-    result = firmware.ReducedEmulation(
-        labels=np.array([0, 0, 1, 1]), kl_reference=np.array([1.0, 2.0, 4.0, 8.0]),
-        kl_emulated=np.array([1.1, 2.0, 4.0, 6.0]), head_agreement={"correlation": 0.9},
-        compile_s=np.nan, images_per_s=10.0, n_workers=2)
-    np.testing.assert_allclose(result.relative, [0.1, 0.0, 0.0, 0.25])
-    column = result.table()["reduced encoder"]
-    assert column["images (half QCD, half top)"] == 4
-    assert column["minutes per 50,000 images"] == pytest.approx(5000 / 60)
-    assert column["speed-up over the study"] == pytest.approx(114_780 * 10 / 50_000)
-    assert column["KL total: largest difference [nats]"] == pytest.approx(2.0)
-    assert column["KL total: median relative difference"] == pytest.approx(0.05)
-    assert column["AUC, QKeras"] == 1.0 and column["AUC, emulation"] == 1.0
-    assert np.isnan(column["compile [s] (empty: compiled before)"])
-    assert firmware.reduced_summary(result, get_profile("default")) == (
-        "Emulated 4 jets through the reduced encoder's firmware model at 10.0 images per second "
-        "on 2 cores: 50,000 images would take 83 minutes instead of the study's 31 h 53 min. The "
-        "emulated KL total differs from the QKeras one by 5% in the median and 25% at most.")
-    assert "The smoke profile does not compile" in firmware.reduced_summary(
-        None, get_profile("smoke"))
+def test_exact_emulation_numbers_by_hand():
+    result = exact.ExactEmulation(
+        labels=np.array([0, 0, 1, 1]), kl_qkeras=np.array([1.0, 2.0, 4.0, 8.0]),
+        kl_study=np.array([1.1, 2.0, 4.0, 6.0]), kl_profiled=np.array([1.0, 2.0, 4.0, 8.0]),
+        numpy_s=0.4, cpp_images=2, cpp_s=0.5, cpp_identical=True, compile_s=np.nan,
+        n_workers=2)
+    np.testing.assert_allclose(result.relative(result.kl_study), [0.1, 0.0, 0.0, 0.25])
+    table = result.agreement()
+    assert table.loc["study's ap_fixed<16,6>", "median relative KL difference [%]"] == pytest.approx(5)
+    assert table.loc["profiled types", "AUC difference to QKeras"] == 0.0
+    speed = result.speed()
+    assert speed["images per second"].tolist() == pytest.approx([50_000 / 114_780, 4, 10])
+    assert speed["times the study's rate"].iloc[2] == pytest.approx(10 * 114_780 / 50_000)
+    values = result.glue_values()
+    assert (values["study_median"], values["profiled_median"]) == ("5.00", "0.00")
+    assert values["numpy_rate"] == "10" and values["cpp_jets"] == "2"
+    assert "bit-identical to the hls4ml C++ (compiled before" in result.identity_text()
+    none = dataclasses.replace(result, cpp_images=0, cpp_s=np.nan, cpp_identical=None)
+    assert none.glue_values()["cpp_vs_study"] == "(not run)"
+    assert "does not compile" in none.identity_text()
 
 
 def test_ensure_projects_writes_the_book_settings(tmp_path):
@@ -163,24 +163,16 @@ def test_student_emulation_and_identical_variants(tmp_path):
 
 
 @pytest.mark.hls
-def test_reduced_emulation_scores_heads_by_name(tmp_path):
+def test_exact_emulation_matches_the_cpp_bit_by_bit(tmp_path):
     encoder = _encoder_like()
     images, labels = _images(30)
     folder = tmp_path / "prj"
     hls_model, _ = ensure_book_project(encoder, "student", folder)  # the input type only
-    project = firmware.Project(folder, hls_model, True)
-    none = dataclasses.replace(get_profile("smoke"), fpga_reduced_images=0, workers=1)
-    assert firmware.emulate_reduced(encoder, project, images, labels, none) is None
-    profile = dataclasses.replace(none, fpga_reduced_images=20)
-    result = firmware.emulate_reduced(encoder, project, images, labels, profile)
-    pick = firmware.balanced_subset(labels, 20, profile.seed + 1)
-    np.testing.assert_array_equal(result.labels, labels[pick])
+    pick = firmware.balanced_subset(labels, 10, 0)
+    result = exact.emulate_exact(encoder, hls_model, folder, images, labels, pick, 1)
+    assert result.cpp_identical and result.cpp_images == 10
+    assert not np.isnan(result.compile_s)  # compiled now
     heads = emulate(folder, images[pick, ..., None], n_workers=1, progress=False)
     by_name = kl_scores(dict(zip(ENCODER_OUTPUTS["jointvae"], heads, strict=True)))
-    np.testing.assert_allclose(result.kl_emulated, by_name["kl_total"])
-    assert result.head_agreement["correlation"] > 0.999
-    assert np.corrcoef(result.kl_reference, result.kl_emulated)[0, 1] > 0.99
-    assert not np.isnan(result.compile_s)  # compiled now
-    # a profile that compiles nothing still peeks through a compiled library
-    peek = firmware.emulate_reduced(encoder, project, images, labels, none)
-    assert len(peek.labels) == firmware.PEEK_IMAGES and np.isnan(peek.compile_s)
+    np.testing.assert_array_equal(result.kl_profiled[pick], by_name["kl_total"])
+    assert np.corrcoef(result.kl_qkeras, result.kl_profiled)[0, 1] > 0.99

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src.analysis.plots import COLORS
 from src.fpga import feasibility, plots
 
 
@@ -35,15 +34,6 @@ def test_emulation_agreement_on_given_axes():
     assert axes[1].get_yscale() == "log"
     with pytest.raises(ValueError, match="expected 3 axes"):
         plots.emulation_agreement(reference, emulated, labels, axes=axes[:2])
-
-
-def test_kl_agreement_new_figure():
-    kl = np.array([0.1, 1.0, 2.0, 5.0])
-    artists = plots.kl_agreement(kl, kl * 1.01, np.array([0, 0, 1, 1]))
-    assert len(artists) == 3
-    ax = artists[0].axes
-    assert ax.get_xlabel() == "KL total, QKeras [nats]" and ax.get_xscale() == "log"
-    assert matplotlib.colors.to_hex(artists[1].get_color()) == COLORS["top"]
 
 
 def _scan(latencies) -> pd.DataFrame:
@@ -69,3 +59,14 @@ def test_design_space_marks_the_tuned_designs():
     legend = [t.get_text() for t in axes[1].get_legend().get_texts()]
     assert "tuned per layer: 10% of DSP and LUT" in legend
     assert not any(t.get_text().startswith("tuned") for t in axes[0].get_legend().get_texts())
+
+
+def test_kl_differences_one_histogram_per_firmware_and_the_target():
+    rng = np.random.default_rng(0)
+    fig = plots.kl_differences({"a": rng.uniform(1e-4, 1e-1, 200),
+                                "b": rng.uniform(1e-5, 1e-2, 200)}, 0.005)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("a (median") and labels[-1] == "target median 0.5%"
+    assert len(ax.patches) == 2 and ax.get_xscale() == "log"
+    plt.close(fig)

@@ -1,12 +1,15 @@
-"""Emulation benchmark: images per second through a compiled hls4ml model, against the study.
+"""Emulation benchmark: images per second through the firmware models, against the study.
 
 The study's C-simulation of its HLS encoder took 31 h 53 min for about 50,000 test images
 (:data:`src.study.CSIM`); here the same kind of bit-accurate run is the hls4ml project's C++
-built with g++ and called through ``ctypes`` (:func:`src.fpga.emulate.emulate`).
+built with g++ and called through ``ctypes`` (:func:`src.fpga.emulate.emulate`), and for the
+study's own network, the reduced encoder, also the NumPy fixed-point emulation
+(:class:`src.fpga.fixedpoint.FirmwareModel`), which is bit-identical to that C++.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +20,7 @@ from ..backend import keras
 from ..config import get_profile, models_dir
 from ..fpga.convert import REFERENCE_IMPLEMENTATION, ensure_book_project, project_dir
 from ..fpga.emulate import emulate, library_ready, load_library
+from ..fpga.exact import PRECISION_FILE, STUDY_TYPES, firmware_model
 from ..models.spec import StudentSpec
 from ..models.store import load
 from ..models.student import build_student
@@ -79,3 +83,43 @@ def emulation_throughput(n_images: int = 2000, n_workers: int = 2, profile: str 
         "study_seconds_per_50k": float(CSIM.values["seconds"]),
         "speedup_vs_study": CSIM.values["seconds"] / per_study,
     }
+
+
+def _row(name: str, parameters: int, n_images: int, n_workers: int, compile_s: float,
+         wall: float) -> dict:
+    rate = n_images / wall
+    return {"model": name, "parameters": parameters, "io_type": "io_parallel",
+            "n_images": n_images, "n_workers": n_workers, "compile_s": compile_s, "wall_s": wall,
+            "images_per_s": rate, "seconds_per_50k": CSIM.values["images"] / rate,
+            "study_seconds_per_50k": float(CSIM.values["seconds"]),
+            "speedup_vs_study": CSIM.values["seconds"] * rate / CSIM.values["images"]}
+
+
+def reduced_throughput(n_images: int = 2000, cpp_images: int = 200, n_workers: int = 2,
+                       profile: str = "default", seed: int = 0) -> list[dict]:
+    """Time the study's network, the reduced encoder of ``profile``, like for like: the NumPy
+    fixed-point emulation on ``n_images`` random unit-sum images (one process, the profiled
+    types chapter 8 recorded, else the study's), and the hls4ml C++ of chapter 8's project on
+    ``cpp_images`` of them when that project is compiled (it takes about 8 minutes; ``make
+    book`` does it). Rows as :func:`emulation_throughput`'s."""
+    directory = models_dir(get_profile(profile)) / "reduced_q16_6"
+    encoder = load(directory).encoder
+    settings, types = dict(STUDY_TYPES), "study's types"
+    if (directory / PRECISION_FILE).is_file():
+        settings["layer_config"] = json.loads((directory / PRECISION_FILE).read_text())[
+            "layer_config"]
+        types = "profiled types"
+    images = random_jet_images(n_images, seed)
+    fixed = firmware_model(encoder, settings)
+    start = time.perf_counter()
+    fixed.predict(images)
+    params = int(encoder.count_params())
+    rows = [_row(f"reduced encoder, NumPy fixed point ({types})", params, n_images, 1, 0.0,
+                 time.perf_counter() - start)]
+    project = project_dir(directory, "io_parallel", **REFERENCE_IMPLEMENTATION)
+    if library_ready(project):
+        start = time.perf_counter()
+        emulate(project, images[:cpp_images, ..., None], n_workers=n_workers, progress=False)
+        rows.append(_row("reduced encoder, hls4ml C++ (chapter 8's project)", params,
+                         cpp_images, n_workers, 0.0, time.perf_counter() - start))
+    return rows

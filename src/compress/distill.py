@@ -78,9 +78,9 @@ def teacher_target(teacher: keras.Model, images: np.ndarray) -> np.ndarray:
 
 
 def student(profile: Profile, verbose: int = 0, teacher_name: str = "jointvae",
-            name: str = "student") -> keras.Model:
-    """The student of the profile's model ``teacher_name``, cached in
-    ``models/<profile>/<name>``.
+            name: str = "student", spec: StudentSpec | None = None) -> keras.Model:
+    """The student of the profile's model ``teacher_name`` with architecture ``spec``
+    (default :class:`StudentSpec`), cached in ``models/<profile>/<name>``.
 
     Trained with :func:`src.models.train.regress` for three times the profile's epochs (the
     student is cheap) on the QCD training jets, early-stopped on the QCD validation jets.
@@ -92,7 +92,7 @@ def student(profile: Profile, verbose: int = 0, teacher_name: str = "jointvae",
     if teacher_name != "jointvae":  # a teacher with a rule: it must have been fitted
         teacher.score_rule = read_score_rule(directory / teacher_name)
     ranked = getattr(teacher, "score_rule", None) is not None
-    spec = StudentSpec()
+    spec = spec or StudentSpec()
     fit_spec = DistillSpec(epochs=STUDENT_EPOCHS_PER_PROFILE_EPOCH * profile.epochs,
                            batch_size=profile.batch_size, seed=profile.seed)
     train, val = split_images(profile, "qcd", "train"), split_images(profile, "qcd", "val")

@@ -42,13 +42,12 @@ _IO_TYPES = ("io_parallel", "io_stream")
 _STRATEGIES = ("Latency", "Resource")
 #: Conversion settings of the book's firmware models (keyword arguments of :func:`convert`).
 #: Inputs are unit-sum images in [0, 1): ``ap_ufixed<16,0>`` keeps all 16 bits fractional.
-#: The reduced encoder's unquantized results get the study's ``ap_fixed<16,6>``, except the
-#: first convolution's, whose spread is set by the tiny pixel values (20 fractional bits).
+#: The reduced encoder's unquantized results get the study's ``ap_fixed<16,6>``; chapter 6
+#: replaces them by profiled types (:mod:`src.fpga.exact`) through a ``layer_config``.
 BOOK_SETTINGS: dict[str, dict[str, Any]] = {
     "reduced encoder": {
         "part": U250_PART, "clock_period": CLOCK_NS, "input_precision": "ap_ufixed<16,0>",
         "result_precision": "ap_fixed<16,6>",
-        "layer_config": {"dconv_b0": {"Precision": {"result": "ap_fixed<26,6>"}}},
     },
     "student": {"part": U250_PART, "clock_period": CLOCK_NS, "input_precision": "ap_ufixed<16,0>"},
 }

@@ -4,11 +4,10 @@ The reduced encoder (the encoder of the QKeras ``<16,6>`` reduced joint VAE of c
 the distilled student become hls4ml projects under their model folders,
 ``models/<profile>/<model>/hls4ml_prj_*`` (:func:`ensure_projects`, with
 :data:`src.fpga.convert.BOOK_SETTINGS`), written and compiled once. The reference project
-(``io_parallel``, Latency, reuse factor 1) is emulated: the student on the whole test split
-(:func:`emulate_student`), the reduced encoder on a seeded half-QCD, half-top subset
-(:func:`emulate_reduced`, its KL scores computed by head name), and every other project of the
-student must give bit-identical outputs (:func:`check_variant`). Rates are set beside the
-study's C-simulation (:data:`src.study.CSIM`).
+(``io_parallel``, Latency, reuse factor 1) of the student is emulated on the whole test split
+(:func:`emulate_student`), and every other project of it must give bit-identical outputs
+(:func:`check_variant`); the reduced encoder's is emulated by :mod:`src.fpga.exact`. Rates are
+set beside the study's C-simulation (:data:`src.study.CSIM`).
 """
 
 from __future__ import annotations
@@ -23,12 +22,9 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import metrics
-from ..analysis.scores import kl_scores
 from ..compress.distill import student
 from ..compress.quantize import quantized_reduced
 from ..config import Profile, models_dir
-from ..models.networks import encoder_outputs
-from ..models.spec import ENCODER_OUTPUTS
 from ..models.student import student_scores
 from ..study import CSIM
 from .convert import REFERENCE_IMPLEMENTATION, ensure_book_project, project_dir, quiet
@@ -41,8 +37,6 @@ MODEL_FOLDERS = {"reduced encoder": "reduced_q16_6", "student": "student"}
 IO_TYPES = ("io_parallel", "io_stream")
 #: Project folder of the student with per-layer factors from the design search.
 TUNED_PROJECT = "hls4ml_prj_parallel_latency_tuned"
-#: Jets emulated through an already compiled reduced encoder by a profile that compiles nothing.
-PEEK_IMAGES = 8
 
 
 def book_models(profile: Profile) -> dict[str, Any]:
@@ -65,10 +59,12 @@ class Project:
 
 
 def ensure_projects(models: Mapping[str, Any], folders: Mapping[str, Path],
-                    io_types: tuple[str, ...] = IO_TYPES
+                    io_types: tuple[str, ...] = IO_TYPES,
+                    layer_configs: Mapping[str, dict] | None = None
                     ) -> tuple[dict[tuple[str, str], Project], pd.DataFrame]:
     """The reference project of every model (``folders[name]``, :func:`model_dirs`) in every
-    I/O type, written unless already there. Returns the projects keyed ``(model, io_type)``
+    I/O type, written unless already there, with the per-layer entries ``layer_configs[name]``
+    (e.g. the profiled types of :func:`src.fpga.exact.profiled_precision`). Returns the projects keyed ``(model, io_type)``
     and one row per project: its folder relative to the models folder, hls4ml layers,
     whether it was written now, whether its library is compiled, and the seconds it took."""
     projects, rows = {}, []
@@ -76,7 +72,8 @@ def ensure_projects(models: Mapping[str, Any], folders: Mapping[str, Path],
         for io_type in io_types:
             folder = project_dir(folders[name], io_type, **REFERENCE_IMPLEMENTATION)
             start = time.perf_counter()
-            hls_model, reused = ensure_book_project(model, name, folder, io_type)
+            hls_model, reused = ensure_book_project(model, name, folder, io_type,
+                                                    (layer_configs or {}).get(name))
             projects[name, io_type] = Project(folder, hls_model, not reused)
             rows.append({"model": name, "I/O": io_type,
                          "project": str(folder.relative_to(folders[name].parents[1])),
@@ -211,89 +208,3 @@ def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     half = min(n // 2, len(qcd), len(top))
     return np.concatenate([qcd[rng.choice(len(qcd), half, replace=False)],
                            top[rng.choice(len(top), half, replace=False)]])
-
-
-@dataclass(frozen=True)
-class ReducedEmulation:
-    """The reduced encoder's reference project run on a subset of the test jets."""
-
-    labels: np.ndarray  # (n,) of the emulated jets, 0 QCD, 1 top
-    kl_reference: np.ndarray  # (n,) KL total of the QKeras encoder [nats]
-    kl_emulated: np.ndarray  # (n,) KL total from the emulated heads [nats]
-    head_agreement: dict[str, float]  # compare() of the three heads, pooled
-    compile_s: float  # g++ wall seconds; NaN when the library was compiled before
-    images_per_s: float
-    n_workers: int
-
-    @property
-    def relative(self) -> np.ndarray:
-        """``|KL emulated - KL QKeras| / |KL QKeras|`` per jet."""
-        return np.abs(self.kl_emulated - self.kl_reference) / np.abs(self.kl_reference)
-
-    def table(self) -> pd.DataFrame:
-        """Speed against the study's C-simulation and agreement with QKeras, one column."""
-        images, seconds = CSIM.values["images"], CSIM.values["seconds"]
-        kl = compare(self.kl_reference, self.kl_emulated)
-        return pd.DataFrame({
-            "images (half QCD, half top)": [len(self.labels)],
-            "compile [s] (empty: compiled before)": [self.compile_s],
-            "images per second": [self.images_per_s],
-            f"minutes per {images:,} images": [images / self.images_per_s / 60],
-            "speed-up over the study": [seconds * self.images_per_s / images],
-            "encoder outputs: correlation": [self.head_agreement["correlation"]],
-            "KL total: correlation": [kl["correlation"]],
-            "KL total: largest difference [nats]": [kl["max_abs_diff"]],
-            "KL total: median relative difference": [np.median(self.relative)],
-            "AUC, QKeras": [metrics.auc(self.kl_reference, self.labels)],
-            "AUC, emulation": [metrics.auc(self.kl_emulated, self.labels)],
-        }, index=["reduced encoder"]).T
-
-    def summary(self) -> str:
-        """One paragraph: rate, time for the study's images, KL differences."""
-        images = CSIM.values["images"]
-        return (f"Emulated {len(self.labels)} jets through the reduced encoder's firmware model "
-                f"at {self.images_per_s:.1f} images per second on {self.n_workers} cores: "
-                f"{images:,} images would take {images / self.images_per_s / 60:.0f} minutes "
-                f"instead of the study's {study_csim_time()}. The emulated KL total differs "
-                f"from the QKeras one by {100 * np.median(self.relative):.2g}% in the median "
-                f"and {100 * self.relative.max():.2g}% at most.")
-
-
-def emulate_reduced(encoder, project: Project, images: np.ndarray, labels: np.ndarray,
-                    profile: Profile) -> ReducedEmulation | None:
-    """Emulate the reduced encoder's ``project`` on ``profile.fpga_reduced_images`` test jets
-    (:func:`balanced_subset`, seed ``profile.seed + 1``; :data:`PEEK_IMAGES` when the profile
-    asks for none but the library is compiled; None when it asks for none and it is not).
-
-    The emulated heads are named by :data:`src.models.spec.ENCODER_OUTPUTS` (hls4ml keeps the
-    Keras output order) and scored with :func:`src.analysis.scores.kl_scores`, like the QKeras
-    encoder's outputs on the same jets.
-    """
-    n = profile.fpga_reduced_images or (PEEK_IMAGES if library_ready(project.folder) else 0)
-    if n == 0:
-        return None
-    pick = balanced_subset(labels, n, profile.seed + 1)
-    compiled_before = library_ready(project.folder)
-    compile_s = compile_project(project)
-    start = time.perf_counter()
-    heads = emulate(project.folder, images[pick, ..., None], n_workers=profile.workers)
-    rate = len(pick) / (time.perf_counter() - start)
-    names = ENCODER_OUTPUTS["jointvae"]
-    emulated = dict(zip(names, heads, strict=True))
-    reference = encoder_outputs(encoder, images[pick])
-    return ReducedEmulation(
-        labels=labels[pick],
-        kl_reference=kl_scores(reference)["kl_total"].to_numpy(),
-        kl_emulated=kl_scores(emulated)["kl_total"].to_numpy(),
-        head_agreement=compare([reference[k] for k in names], [emulated[k] for k in names]),
-        compile_s=np.nan if compiled_before else compile_s,
-        images_per_s=rate, n_workers=profile.workers)
-
-
-def reduced_summary(result: ReducedEmulation | None, profile: Profile) -> str:
-    """:meth:`ReducedEmulation.summary`, or why ``profile`` emulated nothing."""
-    if result is not None:
-        return result.summary()
-    return (f"The {profile.name} profile does not compile the reduced encoder's C++ (about 8 "
-            "minutes of one core and 3 GB of memory); its project is written and its estimates "
-            "follow. The default profile emulates a subset of the test jets here.")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis.plots import COLORS, LABELS, class_histograms
+from ..analysis.plots import class_histograms
 from .devices import CLOCK_NS
 from .feasibility import BUDGETS, TARGETS, Targets, Tuned
 
@@ -47,24 +47,6 @@ def emulation_agreement(reference: np.ndarray, emulated: np.ndarray, labels: np.
     values = {name: emulated[labels == label] for label, name in enumerate(("qcd", "top"))}
     artists += class_histograms(values, np.linspace(low, high, 60),
                                 f"hls4ml C++ emulation {STUDENT_SCORE}", ax=axes[2])
-    return artists
-
-
-def kl_agreement(kl_reference: np.ndarray, kl_emulated: np.ndarray, labels: np.ndarray,
-                 ax=None) -> list:
-    """Emulated against QKeras KL total per jet, QCD and top coloured, log-log."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 5), layout="tight")
-    artists = []
-    for label, name in enumerate(("qcd", "top")):
-        chosen = labels == label
-        artists += ax.loglog(kl_reference[chosen], kl_emulated[chosen], ".", ms=3,
-                             color=COLORS[name], label=LABELS[name])
-    span = [kl_reference.min(), kl_reference.max()]
-    artists += ax.loglog(span, span, "k--", lw=1, label="equal")
-    ax.set_xlabel("KL total, QKeras [nats]")
-    ax.set_ylabel("KL total, hls4ml C++ emulation [nats]")
-    ax.legend()
     return artists
 
 
@@ -109,3 +91,23 @@ def design_space(scans: Mapping[str, pd.DataFrame], tuned: Mapping[tuple[str, st
         ax.legend(fontsize=7, loc="upper right")
     axes[0].set_ylabel("estimated max(DSP, LUT) share of the U250 [%]")
     return artists
+
+
+def kl_differences(relative: Mapping[str, np.ndarray], target: float) -> plt.Figure:
+    """Histograms of the per-jet relative KL-total difference to QKeras, one per firmware
+    (``relative`` by label), log-spaced (jets with no difference counted in the legend),
+    with the median target as a vertical line."""
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    values = np.concatenate(list(relative.values()))
+    floor = max(float(values[values > 0].min()), 1e-9)
+    bins = np.logspace(np.log10(floor), np.log10(max(values.max(), 10 * floor)), 60)
+    for (label, rel), style in zip(relative.items(), ("-", "--"), strict=False):
+        ax.hist(rel[rel > 0], bins=bins, histtype="step", lw=1.5, ls=style,
+                label=f"{label} (median {100 * np.median(rel):.2f}%, "
+                      f"{int(np.sum(rel == 0)):,} jets equal)")
+    ax.axvline(target, color="k", lw=1, ls=":", label=f"target median {100 * target:.1f}%")
+    ax.set_xscale("log")
+    ax.set_xlabel("|KL total, firmware - QKeras| / KL total, QKeras")
+    ax.set_ylabel("test jets")
+    ax.legend()
+    return fig

@@ -123,8 +123,10 @@ def _validate(spec: ModelSpec) -> None:
 @dataclasses.dataclass(frozen=True)
 class StudentSpec:
     """Architecture of the student; every conv is 'same'-padded and followed by a quantized
-    ReLU and a 2x2 max pooling. Kernels and biases use ``quantized_bits(bits,
-    integer_bits, alpha=1)``, activations ``quantized_relu(bits, integer_bits)``."""
+    ReLU and a 2x2 max pooling; ``filters=()`` has no conv (pooled input straight into the
+    dense layers, the Level-1 trigger student of :mod:`src.fpga.synth`). Kernels and biases
+    use ``quantized_bits(bits, integer_bits, alpha=1)``, activations
+    ``quantized_relu(bits, integer_bits)``."""
 
     kind: str = "student"
     image_size: int = 40

@@ -1,8 +1,9 @@
 """The trigger-sized student network (see :mod:`src.compress.distill` for its training).
 
 A small QKeras network that hls4ml 1.3 converts as it is: average pooling of the input,
-``QConv2D`` + quantized ReLU + max pooling stages, one hidden ``QDense`` layer and a one-unit
-linear ``QDense`` output. No normalization, no grouped convolutions.
+``QConv2D`` + quantized ReLU + max pooling stages (none for ``filters=()``), one hidden
+``QDense`` layer and a one-unit linear ``QDense`` output. No normalization, no grouped
+convolutions.
 """
 
 from __future__ import annotations
