@@ -80,7 +80,7 @@ plt.close()
 # Area under the ROC curve (top jets as signal, QCD jets as background) and the top-jet
 # efficiency at a QCD efficiency (false positive rate) of 10% and 1%, with standard
 # deviations from 200 stratified bootstrap replicates. The study's numbers (its Table 1
-# for the KL scores, its stored plots for the reconstruction scores:
+# for the KL scores, the ROC legends of its thesis figure for the reconstruction scores:
 # {glue:md}`study_source`) were obtained on the
 # public reference dataset with its own detector simulation; they are a guide to the
 # order of magnitude, not a target for the digits.

@@ -80,31 +80,36 @@ def execute_notebook(name: str, profile: str, out_dir: Path) -> Path:
     return target
 
 
-def stage(profile: str) -> tuple[Path, Path]:
-    """(source folder of the build, folder of its executed notebooks) for a profile."""
+def stage(profile: str, fresh: bool = True) -> tuple[Path, Path]:
+    """(source folder of the build, folder of its executed notebooks) for a profile. Other
+    profiles than ``default`` build in ``build/<profile>``: emptied first when ``fresh``, else
+    its executed notebooks are kept (a partial build re-executes some chapters only); the
+    configuration and the book's other files are copied anew either way."""
     if profile == "default":
         return ROOT, BOOK_DIR
     root = BUILD_DIR / profile
-    if root.exists():
+    if fresh and root.exists():
         shutil.rmtree(root)
-    (root / "book").mkdir(parents=True)
+    (root / "book").mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, root / name)
     for item in BOOK_DIR.iterdir():
         if item.suffix != ".ipynb" and item.name != "_build":
-            copy = shutil.copytree if item.is_dir() else shutil.copy2
-            copy(item, root / "book" / item.name)
+            if item.is_dir():
+                shutil.copytree(item, root / "book" / item.name, dirs_exist_ok=True)
+            else:
+                shutil.copy2(item, root / "book" / item.name)
     return root, root / "book"
 
 
 def build(profile: str = "default", execute: bool = True, only: list[str] | None = None) -> Path:
     """Execute the chapters (all, or ``only``) and render the HTML book; returns its index."""
     get_profile(profile)
-    source, notebooks = stage(profile)
     names = chapters()
     unknown = sorted(set(only or []) - set(names))
     if unknown:
         raise ValueError(f"unknown chapter(s) {', '.join(unknown)} (chapters: {', '.join(names)})")
+    source, notebooks = stage(profile, fresh=not only)
     if execute:
         for name in only or names:
             start = time.perf_counter()
