@@ -201,14 +201,13 @@ def test_ensure_book_project_adds_to_the_book_settings(tmp_path):
     x = QConv2D(2, 3, kernel_quantizer=q, bias_quantizer=q, name="dconv_b0")(inputs)
     x = keras.layers.Flatten(name="flatten")(x)
     model = keras.Model(inputs, QDense(2, kernel_quantizer=q, bias_quantizer=q, name="z")(x))
+    entries = {"dconv_b0": {"Precision": {"result": "ap_fixed<26,6>"}}, "z": {"ReuseFactor": 2}}
     hls_model, reused = ensure_book_project(model, "reduced encoder", tmp_path / "prj",
-                                           layer_config={"z": {"ReuseFactor": 2}})
+                                           layer_config=entries)
     assert not reused
     settings = json.loads((tmp_path / "prj" / RECORD_FILE).read_text())["settings"]
     expected = {**BOOK_SETTINGS["reduced encoder"], "io_type": "io_parallel",
-                "strategy": "Latency", "reuse_factor": 1,
-                "layer_config": {"dconv_b0": {"Precision": {"result": "ap_fixed<26,6>"}},
-                                 "z": {"ReuseFactor": 2}}}
+                "strategy": "Latency", "reuse_factor": 1, "layer_config": entries}
     assert settings == expected
     assert hls_model.graph["z"].get_attr("reuse_factor") == 2
     assert precision_table(hls_model).loc["dconv_b0", "output"] == "ap_fixed<26,6>"

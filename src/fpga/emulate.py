@@ -15,7 +15,6 @@ import ctypes
 import multiprocessing
 import re
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 from tqdm.auto import tqdm
+
+from ..processes import unordered, worker_pool
 
 if TYPE_CHECKING:
     from hls4ml.model import ModelGraph
@@ -142,6 +143,11 @@ def _run(lib: EmulationLibrary, x: np.ndarray) -> list[np.ndarray]:
     return outputs
 
 
+def _run_batch(lib: EmulationLibrary, start: int, x: np.ndarray) -> list[np.ndarray]:
+    """:func:`_run` of one batch (its start index travels with it)."""
+    return _run(lib, x)
+
+
 def emulate(
     model: ModelGraph | str | Path,
     images: np.ndarray,
@@ -187,13 +193,11 @@ def emulate(
                 parts[s] = _run(lib, x[s : s + batch_size])
                 bar.update(len(parts[s][0]))
         else:
-            context = multiprocessing.get_context(start_method)
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-                futures = {pool.submit(_run, lib, x[s : s + batch_size]): s for s in starts}
-                for future in as_completed(futures):
-                    s = futures[future]
-                    parts[s] = future.result()
-                    bar.update(len(parts[s][0]))
+            batches = [(lib, s, x[s : s + batch_size]) for s in starts]
+            with worker_pool(n_workers, start_method) as pool:
+                for (_, s, _), out in unordered(pool, _run_batch, batches):
+                    parts[s] = out
+                    bar.update(len(out[0]))
 
     outputs = [
         np.concatenate([parts[s][k] for s in starts]).reshape((len(x), *shape))
