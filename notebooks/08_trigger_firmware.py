@@ -130,7 +130,9 @@ plt.close(fig)
 # Like for like, the same network and the same jets:
 
 # %% tags=["hide-input"]
-show(result.speed(), digits=".3g", caption="Emulation speed of the reduced encoder")
+speed = result.speed()
+show(speed, digits=dict(zip(speed.columns, (".3g", ",.1f", ",.0f"), strict=True)),
+     caption="Emulation speed of the reduced encoder")
 
 # %% [markdown]
 # ## A student for a Level-1 trigger, synthesized

@@ -130,6 +130,6 @@ def readable_verdict(table: pd.DataFrame) -> pd.DataFrame:
     for key, label in TARGET_LABELS.items():
         rows[label.format(limits[key])] = {
             column: "" if table.loc[key, column] is None or pd.isna(table.loc[key, column])
-            else f"{float(table.loc[key, column]):.3g} {'✓' if table.loc[f'{key} ok', column] else '✗'}"
+            else f"{float(table.loc[key, column]):.4g} {'✓' if table.loc[f'{key} ok', column] else '✗'}"
             for column in table.columns}
     return pd.DataFrame(rows).T
