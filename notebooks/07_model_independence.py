@@ -16,7 +16,7 @@
 # must do better on all of these at once. This chapter asks what would make it do so, and
 # measures every candidate on the same test jets:
 #
-# 1. **regularization**: the KL weight $\beta$ from $10^{-2}$ to the study's 3000, and
+# 1. **regularization**: the KL weight $\beta$ from $10^{-2}$ to the study's {glue:text}`study_beta`, and
 #    Dupont's capacity objective {cite}`dupont2018`, which lets the KL terms grow to set
 #    capacities during training instead of pushing them to zero;
 # 2. **input representation**: square-root and logarithmic pixel intensities, which lift
@@ -54,18 +54,20 @@ profile = "default"
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from src.analysis import scan, scanplots
-from src.analysis.plots import set_style
+from src import style
+from src.analysis import scan, scanplots, tables
 from src.compress import recommended
 from src.config import get_profile
+from src.study import TRAINING
 
-set_style()
+style.use()
 P = get_profile(profile)
 S = scan.Scan(P, progress=False)
 results = S.complete()
 table, usage = scan.table(results), scan.usage_table(results)
 summary = scan.summary(table, S.baselines())
 glue("scan_jets", f"{P.scan_jets:,}", display=False)
+glue("study_beta", TRAINING.values["beta"], display=False)
 glue("scan_epochs", P.scan_epochs, display=False)
 glue("scan_seeds", P.scan_seeds, display=False)
 glue("scan_runs", len(results), display=False)
@@ -88,7 +90,7 @@ glue("n_test", f"{len(S.test['qcd']['images']):,}", display=False)
 # cut keeping 1% of QCD jets and before it (0: no sculpting, 1: disjoint).
 
 # %% tags=["hide-input"]
-scan.display_summary(summary)
+tables.show(scan.display_summary(summary).data)  # cells "mean ± std" over the seeds
 
 # %% tags=["hide-input"]
 best = scan.best(summary)
@@ -140,17 +142,17 @@ for name in ("beta0.01", "beta3000"):
     for metric in ("auc_top", "auc_inverted"):
         glue(f"{name.replace('.', '')}_{metric}", round(float(table.loc[(name, "kl_total"), metric]), 3),
              display=False)
-scan.display_usage(usage)
+tables.show(scan.display_usage(usage).data, 3)
 
 # %% [markdown]
 # The discrete latent is used only when it is made to be: its KL from uniform is
-# {glue:text}`disc_beta3000` nats at the study's $\beta$ = 3000 and {glue:text}`disc_beta1`
+# {glue:text}`disc_beta3000` nats at the study's $\beta$ = {glue:text}`study_beta` and {glue:text}`disc_beta1`
 # at $\beta$ = 1, {glue:text}`disc_beta001` at $\beta$ = 0.01, and the
 # {glue:text}`disc_capacity` nats the capacity objective asks for. Even then its categories
 # hardly sort the classes: the purity never exceeds {glue:text}`purity_max` (0.5 means
 # blind). Lowering $\beta$ trades the direct task against the inverted one without
 # solving either: the KL total goes from top {glue:text}`beta3000_auc_top` and inverted
-# {glue:text}`beta3000_auc_inverted` at $\beta$ = 3000 to {glue:text}`beta001_auc_top`
+# {glue:text}`beta3000_auc_inverted` at $\beta$ = {glue:text}`study_beta` to {glue:text}`beta001_auc_top`
 # and {glue:text}`beta001_auc_inverted` at $\beta$ = 0.01. The square-root and log
 # intensities, and the latent densities in place of the KL, change the top AUC by at most
 # about 0.02 and lower the W or the inverted AUC (table above): none of them changes the
@@ -180,7 +182,7 @@ for metric in ("auc_top", "auc_w", "auc_inverted"):
          display=False)
 for key, value in shipped["glue"].items():
     glue(key, value, display=False)
-recommended.display_shipped(shipped)
+tables.show(recommended.display_shipped(shipped).data, 3)
 
 # %% [markdown]
 # Trained with the full budget, the recommended model reaches top {glue:text}`rec_auc_top`,
@@ -230,7 +232,7 @@ for (model, process), key in ((("recommended", "qcd"), "lim_qcd"),
     for field, suffix in (("jet_mass", "mass"), ("n_constituents", "nconst")):
         glue(f"{key}_{suffix}", round(float(limits.loc[(model, process), field]), 2),
              display=False)
-recommended.display_limits(shipped)
+tables.show(recommended.display_limits(shipped).data, 2)
 
 # %% [markdown]
 # Trained on QCD jets, the score follows the mass of the QCD jets themselves (rank

@@ -21,7 +21,11 @@ class Quoted:
     source: str
 
 
-#: Training metrics after 8 epochs, (training, validation) per metric.
+#: Training of the full joint VAE: the number of epochs of the model of Table 3.1 and the weight
+#: beta of both KL terms in the loss.
+TRAINING = Quoted({"epochs": 8, "beta": 3000}, "thesis section 3.3.3 (training details) and Table 3.1")
+
+#: Training metrics after ``TRAINING`` epochs, (training, validation) per metric.
 TABLE_3_1 = Quoted(
     {"loss": (6.053, 6.061), "bce": (6.051, 6.060), "kl_cont": (4.24e-4, 4.47e-4),
      "kl_disc": (2.83e-4, 4.47e-4), "mse": (0.190, 0.188), "psnr": (40.37, 40.43),
@@ -55,6 +59,10 @@ TABLE_3_2 = Quoted(
      "dconv_b2": 27.0, "conv1_b2_0": 5.4, "conv2_b2_0": 5.4, "conv_fin": 2.7,
      "z_categorical": 1.5, "z_mean": 2.4, "z_var": 2.4},
     "thesis section 3.5, Table 3.2")
+
+#: Vivado HLS's limit on the parameters of one layer, as the thesis and the paper state it.
+HLS_PARAMETER_LIMIT = Quoted({"thesis": 1024, "paper": 2048},
+                             "thesis section 3.5; ISGC 2023 paper, section 3.4, for Vivado HLS 2020.1")
 
 #: Total energy of the reduced encoders [uJ] (QTools, 45 nm).
 TABLE_3_4 = Quoted({"reduced float": 5.4957, "quantized <16,6>": 3.3434},

@@ -56,10 +56,11 @@ def test_scan_table_has_one_column_per_series():
     scan = pd.DataFrame({"bits": [16, 8, 16, 8, 16, 8], "integer_bits": [6, 6, 6, 6, 3, 3],
                          "epochs": [2, 2, 0, 0, 0, 0], "auc": [0.9, 0.8, 0.9, 0.5, 0.9, 0.7]})
     table = report.scan_table(scan)
-    assert list(table.index) == [8, 16]
+    assert list(table.index) == [8, 16] and table.index.name == "total bits"
     assert list(table.columns) == ["post-training, 3 integer bits", "post-training, 6 integer bits",
                                    "encoder QAT, 6 integer bits"]
     assert table.loc[8].tolist() == [0.7, 0.5, 0.8]
+    assert report.scan_values(table, bits=(8,)) == {"qat_8": 0.8, "ptq6_8": 0.5, "ptq3_8": 0.7}
 
 
 def test_pruning_table_counts_the_pruned_multiplications():
@@ -83,7 +84,7 @@ def test_summary_table_reads_the_energies_of_each_encoder():
                           index=["b", "a"])
     table = report.summary_table({"a": (10, 100, 0.9), "b": (20, 400, 0.8)}, totals)
     assert list(table.index) == ["a", "b"]
-    assert list(table.columns) == list(report.SUMMARY_FORMAT)
+    assert list(table.columns) == list(report.SUMMARY_DIGITS)
     assert table.loc["a"].tolist() == [10, 100, 3000.0, 1500.0, 0.9]
     with pytest.raises(KeyError):
         report.summary_table({"c": (1, 1, 0.5)}, totals)

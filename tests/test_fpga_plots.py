@@ -50,15 +50,24 @@ def test_design_space_marks_the_tuned_designs():
     tuned = {("student", feasibility.TARGETS.budget_name): ({}, total),
              ("student", "whole U250"): None, ("reduced encoder", "whole U250"): None}
     artists = plots.design_space(scans, tuned)
-    axes = artists[0].figure.axes
-    assert len(axes) == 2
-    assert axes[0].get_ylabel() == "estimated max(DSP, LUT) share of the U250 [%]"
-    assert all(ax.get_xlabel() == "estimated latency at 200 MHz [ns]" for ax in axes)
-    labels = [t.get_text() for t in axes[1].texts]
-    assert "R=1, all pixels" in labels and "200 ns" in labels and "1 µs" in labels
-    legend = [t.get_text() for t in axes[1].get_legend().get_texts()]
-    assert "tuned per layer: 10% of DSP and LUT" in legend
-    assert not any(t.get_text().startswith("tuned") for t in axes[0].get_legend().get_texts())
+    fig = artists[0].figure
+    axes = fig.axes
+    assert len(axes) == 2 and fig.get_size_inches()[0] <= 7.5
+    assert all(ax.get_ylabel() == "max(DSP, LUT) [% of U250]" for ax in axes)
+    assert axes[1].get_xlabel() == "estimated latency at 200 MHz [ns]"
+    assert {t.get_text() for t in axes[1].texts} == {"200 ns", "1 µs"}  # no per-point labels
+    assert all(t.get_fontsize() >= 9 for ax in axes for t in ax.texts)
+    assert len(axes[0].collections) == n and len(axes[1].collections) == n + 1  # + tuned star
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "tuned per layer: 10% of DSP and LUT" in legend and "reuse factor 64" in legend
+    assert "io_parallel, all pixels per pass" in legend
+
+
+def test_emulation_agreement_fits_the_page():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=50)
+    artists = plots.emulation_agreement(reference, reference, np.repeat([0, 1], 25))
+    assert artists[0].figure.get_size_inches()[0] <= 7.5
 
 
 def test_kl_differences_one_histogram_per_firmware_and_the_target():

@@ -2,7 +2,7 @@
 bit-width scan, pruning and the summary of every compressed encoder.
 
 Every function takes results already computed (scores, AUCs, energy totals) and returns a
-:class:`pandas.DataFrame`; formatting for display is :func:`src.analysis.tables.styled`'s.
+:class:`pandas.DataFrame`; the chapter displays it with :func:`src.analysis.tables.show`.
 """
 
 from __future__ import annotations
@@ -62,7 +62,18 @@ def scan_table(scan: pd.DataFrame) -> pd.DataFrame:
     series (columns, :func:`scan_label`)."""
     table = scan.pivot_table(index="bits", columns=["epochs", "integer_bits"], values="auc")
     table.columns = [scan_label(epochs, integer) for epochs, integer in table.columns]
-    return table
+    return table.rename_axis("total bits")
+
+
+#: Short names of the bit-scan series in :func:`scan_values`, with their :func:`scan_label`.
+SCAN_SERIES = {"qat": scan_label(1, 6), "ptq6": scan_label(0, 6), "ptq3": scan_label(0, 3)}
+
+
+def scan_values(table: pd.DataFrame, bits: tuple[int, ...] = (8, 10, 12)) -> dict[str, float]:
+    """The AUCs of :func:`scan_table` that the chapter quotes, rounded to three decimals and
+    named ``<series>_<bits>`` after :data:`SCAN_SERIES` (e.g. ``qat_10``, ``ptq3_10``)."""
+    return {f"{key}_{b}": round(float(table.loc[b, label]), 3)
+            for b in bits for key, label in SCAN_SERIES.items()}
 
 
 def pruning_table(encoder: keras.Model, pruned: keras.Model, auc: float, pruned_auc: float,
@@ -79,10 +90,9 @@ def pruning_table(encoder: keras.Model, pruned: keras.Model, auc: float, pruned_
                                             nonzero_macs(pruned) / 1e6]}, index=list(names))
 
 
-#: Display formats of :func:`summary_table`'s columns.
-SUMMARY_FORMAT = {"parameters": "{:,.0f}", "MACs per image": "{:,.0f}",
-                  "energy, QTools [nJ]": "{:,.1f}", "energy, grouped MACs + norm [nJ]": "{:,.1f}",
-                  "KL-total AUC": "{:.3f}"}
+#: Decimals of :func:`summary_table`'s columns, for :func:`src.analysis.tables.show`.
+SUMMARY_DIGITS = {"parameters": 0, "MACs per image": 0, "energy, QTools [nJ]": 1,
+                  "energy, grouped MACs + norm [nJ]": 1, "KL-total AUC": 3}
 
 
 def summary_table(entries: Mapping[str, tuple[int, int, float]],

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..analysis.tables import NAMES as TABLE_NAMES
 from ..study import TABLE_3_5
 from .devices import CLOCK_NS, RESOURCES, U250_PART, device_capacity
 from .estimate import estimate_model
@@ -42,6 +43,24 @@ ALL_PIXELS, ONE_PIXEL = "ours, all pixels per pass", "ours, one pixel per pass"
 #: Columns of a per-layer estimate worth reading.
 LAYER_COLUMNS = ["type", "reuse_factor", "mults", "DSP", "LUT", "FF", "BRAM_18K", "DSP_%",
                  "LUT_%", "FF_%", "BRAM_18K_%", "latency_cycles", "II_cycles", "latency_ns"]
+
+#: Readable column names of the chapter's tables (for :func:`src.analysis.tables.show`); a
+#: resource share ``<resource>_%`` is of the U250.
+NAMES = {**TABLE_NAMES, "reuse_factor": "reuse factor", "mults": "multiplications",
+         "BRAM_18K": "BRAM 18K", "latency_cycles": "latency [cycles]", "II_cycles": "II [cycles]",
+         "latency_ns": "latency [ns]", "mults_estimate": "products, our estimate",
+         "mults_hls4ml": "products, hls4ml", "multipliers_estimate": "multipliers, our estimate",
+         "multiplier_limit_hls4ml": "multipliers, hls4ml", "reuse_estimate": "reuse, ours",
+         "reuse_hls4ml": "reuse, hls4ml", "mults_ratio": "products, ours / hls4ml",
+         **{f"{k}{sep}": f"{k.replace('_18K', '')} [% of U250]" for k in ("DSP", "LUT", "FF", "BRAM_18K")
+            for sep in ("_%", " %")},
+         **{f"{k}_% VU13P": f"{k} [% of VU13P]" for k in ("DSP", "LUT")},
+         **{name: name for name in ("identical to io_parallel", *(f"study, {b}" for b in EQ314_BLOCKS))}}
+#: Decimals of the columns of per-layer estimates (:data:`LAYER_COLUMNS`) and their totals.
+LAYER_DIGITS = {**dict.fromkeys(["reuse_factor", "mults", "DSP", "LUT", "FF", "BRAM_18K",
+                                 "latency_cycles", "II_cycles", "latency_ns"], 0),
+                **dict.fromkeys(["DSP_%", "LUT_%", "FF_%", "BRAM_18K_%", "DSP_% VU13P",
+                                 "LUT_% VU13P"], 1)}
 
 #: Uniform settings of the design scan: reuse factors with one or all output pixels per pass,
 #: the Resource strategy (weights in BRAM) and io_stream.
@@ -319,7 +338,8 @@ def verdict_table(design: Mapping[str, Any], emu_auc: float, qkeras_auc: float,
                                             latency < targets.stretch_latency_ns),
         "estimated LUTs, % of U250": (f"<= {pct:g}%", f"{lut:.1f}%", lut <= pct),
         "estimated DSPs, % of U250": (f"<= {pct:g}%", f"{dsp:.1f}%", dsp <= pct),
-        "emulated AUC minus QKeras AUC": (f"within {targets.auc_gap:g}", f"{gap:+.4f}",
+        "emulated AUC minus QKeras AUC": (f"within {targets.auc_gap:g}",
+                                          f"{gap:+.4f}" if round(gap, 4) else f"{0:.4f}",
                                           abs(gap) <= targets.auc_gap),
     }
     verdict = pd.DataFrame.from_dict(rows, orient="index", columns=["target", "student", "met"])
