@@ -9,7 +9,6 @@ study's own network, the reduced encoder, also the NumPy fixed-point emulation
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from ..backend import keras
 from ..config import get_profile, models_dir
 from ..fpga.convert import REFERENCE_IMPLEMENTATION, ensure_book_project, project_dir
 from ..fpga.emulate import emulate, library_ready, load_library
-from ..fpga.exact import PRECISION_FILE, STUDY_TYPES, firmware_model
+from ..fpga.exact import STUDY_TYPES, firmware_model, recorded_precision
 from ..models.spec import StudentSpec
 from ..models.store import load
 from ..models.student import build_student
@@ -67,22 +66,8 @@ def emulation_throughput(n_images: int = 2000, n_workers: int = 2, profile: str 
         start = time.perf_counter()
         emulate(project, images, n_workers=n_workers, progress=False)
         wall = time.perf_counter() - start
-    rate = n_images / wall
-    per_study = CSIM.values["images"] / rate
-    return {
-        "model": name,
-        "parameters": int(model.count_params()),
-        "io_type": io_type,
-        "n_images": n_images,
-        "n_workers": n_workers,
-        "compiled_now": compiled_now,
-        "compile_s": compile_s,
-        "wall_s": wall,
-        "images_per_s": rate,
-        "seconds_per_50k": per_study,
-        "study_seconds_per_50k": float(CSIM.values["seconds"]),
-        "speedup_vs_study": CSIM.values["seconds"] / per_study,
-    }
+    return {**_row(name, int(model.count_params()), n_images, n_workers, compile_s, wall),
+            "compiled_now": compiled_now}
 
 
 def _row(name: str, parameters: int, n_images: int, n_workers: int, compile_s: float,
@@ -99,16 +84,15 @@ def reduced_throughput(n_images: int = 2000, cpp_images: int = 200, n_workers: i
                        profile: str = "default", seed: int = 0) -> list[dict]:
     """Time the study's network, the reduced encoder of ``profile``, like for like: the NumPy
     fixed-point emulation on ``n_images`` random unit-sum images (one process, the profiled
-    types chapter 8 recorded, else the study's), and the hls4ml C++ of chapter 8's project on
-    ``cpp_images`` of them when that project is compiled (it takes about 8 minutes; ``make
-    book`` does it). Rows as :func:`emulation_throughput`'s."""
+    types chapter 8 recorded for these weights, else the study's), and the hls4ml C++ of
+    chapter 8's project on ``cpp_images`` of them when that project is compiled (about 3.5
+    minutes; ``make book`` does it). Rows as :func:`emulation_throughput`'s."""
     directory = models_dir(get_profile(profile)) / "reduced_q16_6"
     encoder = load(directory).encoder
     settings, types = dict(STUDY_TYPES), "study's types"
-    if (directory / PRECISION_FILE).is_file():
-        settings["layer_config"] = json.loads((directory / PRECISION_FILE).read_text())[
-            "layer_config"]
-        types = "profiled types"
+    recorded = recorded_precision(encoder, directory)
+    if recorded is not None:
+        settings["layer_config"], types = recorded, "profiled types"
     images = random_jet_images(n_images, seed)
     fixed = firmware_model(encoder, settings)
     start = time.perf_counter()

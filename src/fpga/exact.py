@@ -32,6 +32,7 @@ from ..models.store import data_fingerprint
 from ..study import CSIM
 from .convert import BOOK_SETTINGS, REFERENCE_IMPLEMENTATION, convert, quiet
 from .emulate import emulate
+from .firmware import balanced_subset
 from .fixedpoint import FirmwareModel
 from .precision import input_type, layer_config, profile_layers
 
@@ -52,26 +53,33 @@ def profiled_precision(encoder: Any, profile: Profile, folder: Path) -> dict[str
     """The hls4ml ``LayerName`` entries of ``encoder`` profiled on :data:`PROFILE_JETS`
     training jets (seed ``profile.seed + 2``), read from ``folder`` / :data:`PRECISION_FILE`
     while the weights are unchanged, else profiled and written there."""
-    path = Path(folder) / PRECISION_FILE
-    digest = data_fingerprint(*encoder.get_weights())
-    if path.is_file():
-        record = json.loads(path.read_text())
-        if record.get("weights") == digest:
-            return record["layer_config"]
+    recorded = recorded_precision(encoder, folder)
+    if recorded is not None:
+        return recorded
     images, labels = labelled(profile, "train")
-    rng = np.random.default_rng(profile.seed + 2)
-    pick = np.concatenate([rng.choice(members, min(PROFILE_JETS // 2, len(members)),
-                                      replace=False)
-                           for members in (np.flatnonzero(labels == c) for c in (0, 1))])
+    pick = balanced_subset(labels, PROFILE_JETS, profile.seed + 2)
     config = layer_config(profile_layers(encoder, images[pick]))
     for name, entry in config.items():
         if name.endswith("_norm"):
             entry["TableSize"] = NORM_TABLE_SIZE
     config[encoder.layers[0].name] = {"Precision": {"result": input_type(images[pick])}}
-    with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps({"weights": digest, "profile_jets": PROFILE_JETS,
-                                   "layer_config": config}, indent=1))
+    with atomic_file(Path(folder) / PRECISION_FILE) as tmp:
+        tmp.write_text(json.dumps({"weights": data_fingerprint(*encoder.get_weights()),
+                                   "profile_jets": PROFILE_JETS, "layer_config": config},
+                                  indent=1))
     return config
+
+
+def recorded_precision(encoder: Any, folder: Path) -> dict[str, dict] | None:
+    """The layer configuration ``folder`` / :data:`PRECISION_FILE` records for the weights of
+    ``encoder``; None without a record or with one of other weights."""
+    path = Path(folder) / PRECISION_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("weights") != data_fingerprint(*encoder.get_weights()):
+        return None
+    return record["layer_config"]
 
 
 def precision_table(config: dict[str, dict]) -> pd.DataFrame:
@@ -134,7 +142,8 @@ class ExactEmulation:
         return {
             "study_median": f"{100 * np.median(self.relative(self.kl_study)):.2f}",
             "profiled_median": f"{100 * np.median(self.relative(self.kl_profiled)):.2f}",
-            "profiled_auc_diff": f"{abs(self.agreement().iloc[1, 3]):.1e}",
+            "profiled_auc_diff":
+                f"{abs(self.agreement().loc['profiled types', 'AUC difference to QKeras']):.1e}",
             "cpp_jets": f"{self.cpp_images:,}",
             "numpy_rate": f"{numpy_rate:.0f}",
             "numpy_minutes": f"{CSIM.values['images'] / numpy_rate / 60:.1f}",
@@ -212,10 +221,10 @@ def firmware_scores(model: Any, folder: Path, images: np.ndarray,
     if not path.is_file():
         raise ValueError(f"{path}: missing; the firmware's types are profiled by chapter 6 "
                          "(python -m src book)")
-    record = json.loads(path.read_text())
-    if record.get("weights") != data_fingerprint(*model.encoder.get_weights()):
+    config = recorded_precision(model.encoder, folder)
+    if config is None:
         raise ValueError(f"{path}: recorded for other weights; rebuild chapter 6")
-    settings = {**STUDY_TYPES, "layer_config": record["layer_config"]}
+    settings = {**STUDY_TYPES, "layer_config": config}
     heads = firmware_model(model.encoder, settings).predict(images, progress=progress)
     frame = kl_scores(dict(zip(_HEADS, heads, strict=True)))
     frame["anomaly"] = frame["kl_total"]
