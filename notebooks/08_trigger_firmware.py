@@ -17,11 +17,12 @@
 # **Findings.**
 #
 # - **Types from the data, not by hand.** Profiling the encoder on training jets of both
-#   classes and giving every unquantized result the range and resolution it needs brings the
-#   emulated KL total from {glue:text}`study_median`% to {glue:text}`profiled_median`%
-#   of QKeras's in the median over all {glue:text}`n_test_jets` test jets: six times closer, but
-#   just short of the 0.5% we aimed at. The AUC is within {glue:text}`profiled_auc_diff` of
-#   QKeras's (target 0.002).
+#   classes and giving every unquantized result the range and resolution it needs, and the
+#   instance normalization an accurate 1/sqrt (one Newton-Raphson step after its table) and a
+#   variance resolved against its epsilon, brings the emulated KL total from
+#   {glue:text}`study_median`% to {glue:text}`profiled_median`% of QKeras's in the median over
+#   all {glue:text}`n_test_jets` test jets (target 0.5%). The AUC is within
+#   {glue:text}`profiled_auc_diff` of QKeras's (target 0.002).
 # - **An exact emulator, fast.** A NumPy model of the firmware's fixed-point arithmetic
 #   (`src/fpga/fixedpoint.py`) is bit-identical to the hls4ml C++ on
 #   {glue:text}`cpp_jets` test jets and runs {glue:text}`numpy_rate` jets per second on one
@@ -35,6 +36,10 @@
 #   the jet and accepts a new jet every clock; simulated with Verilator on
 #   {glue:text}`trig_sim_jets` test jets it matches the C++ emulation with
 #   {glue:text}`trig_sim_mismatches` mismatches.
+# - **No preprocessing needed.** The same student reading the jet's constituents binned around
+#   the jet axis, without centring, rotation, flip or normalization, keeps
+#   {glue:text}`win_ratio:.1%` of its teacher's AUC ({glue:text}`win_auc:.3f`) for the same
+#   resources.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
@@ -47,6 +52,7 @@ from myst_nb import glue
 from src import style
 from src.analysis.tables import show
 from src.config import get_profile
+from src.data.preprocess import WINDOW_SCALE
 from src.data.splits import labelled
 from src.fpga import exact, firmware, plots, synth, trigger
 from src.study import CSIM
@@ -65,15 +71,17 @@ glue("study_images", f"{CSIM.values['images']:,}", display=False)
 # QKeras quantizes the encoder's weights and activations; the convolution outputs, the instance
 # normalizations, the residual sums and the dense heads stay float in QKeras and need a type in
 # firmware. The study gave all of them `ap_fixed<16,6>`: 10 fractional bits. The first
-# convolution's outputs on unit-sum images spread by a few $10^{-3}$ within a channel, and the
-# normalization divides by that spread; the learned scales and shifts of the normalizations
-# lose their last bits too. `src/fpga/precision.py` runs the QKeras encoder on
+# convolution's outputs on unit-sum images spread by a few $10^{-4}$ within a channel, finer
+# than that grid, and the normalization scales them up by $1/\sqrt{\sigma^2+\epsilon}$, about
+# 30; the learned scales and shifts of the normalizations lose their last bits too. `src/fpga/precision.py` runs the QKeras encoder on
 # {glue:text}`profile_jets` training jets (half QCD, half top) and sets, per layer: integer bits
 # for twice the largest magnitude seen; 16 fractional bits below the smallest spread of one
 # channel of one image for a tensor entering a normalization; 20 fractional bits for other
-# results, 16 for the normalization's scale and shift; and enough input bits to keep 11
-# significant bits of the smallest pixel. The normalization's $1/\sqrt{\sigma^2+\epsilon}$ table
-# grows from 1,024 to 8,192 entries. The choice is stored beside the weights
+# results and for the normalization's scale and shift; and enough input bits to keep 11
+# significant bits of the smallest pixel. Each normalization's variance type holds twice the
+# largest sum of squared deviations seen and resolves the smallest variance plus epsilon to
+# $2^{-20}$, and its $1/\sqrt{\sigma^2+\epsilon}$ takes one Newton-Raphson step after the
+# 1,024-entry table. The choice is stored beside the weights
 # (`firmware_precision.json`), so `python -m src score --firmware` rebuilds the same firmware.
 
 # %% tags=["hide-input"]
@@ -117,16 +125,30 @@ plt.close(fig)
 # study's uniform types and for the profiled ones.
 # ```
 #
-# The 0.5% target is missed by a hair, and more bits do not close the gap: wider pixels (15
-# instead of 11 significant bits), 20 instead of 16 resolution bits before a normalization,
-# or a 1/sqrt table of 16,384 entries each moved the median by 0.01 percentage points or less
-# (measured with this emulator). The residual comes from the quantized activations: the KL
-# total of this encoder (a collapsed posterior, chapter 3) is a few hundredths of a nat, and an
-# activation that rounds to the neighbouring step changes it by a visible fraction; QKeras
-# computes in float32, so {numref}`fig-kl-differences` compares two roundings, not the
-# firmware with exact arithmetic. The AUC, what the trigger decides on, moves by
-# {glue:text}`profiled_auc_diff`.
-#
+# Where the difference comes from is measured below on {glue:text}`ablation_jets` test jets,
+# adding the normalization's choices one at a time to the profiled result types: with the
+# port's default normalization the median is {glue:text}`abl_default`%; scales and shifts with 20
+# fractional bits bring it to {glue:text}`abl_scale`%, the Newton step to {glue:text}`abl_newton`% and the
+# variance type to {glue:text}`abl_all`%. Every error of a normalized value can push a value
+# across one of the $2^{-9}$ rounding steps of the quantized activation that follows, and such flips
+# add up along the network; the KL total of this encoder (a collapsed posterior, chapter 3) is a
+# few hundredths of a nat, so a few flips show. The port's default 1/sqrt table is off by up to
+# $2^{-11}$; one Newton-Raphson step, three products per channel and jet rather than per pixel,
+# squares that error. The default variance type has a step of about $10^{-4}$ of the variance
+# plus epsilon ($10^{-3}$ here), comparable to each squared deviation of the first
+# normalization's inputs, which spread by only a few $10^{-4}$ on unit-sum images. The AUC, what the trigger decides on, moves by {glue:text}`profiled_auc_diff`.
+
+# %% tags=["hide-input"]
+pick_ablation = firmware.balanced_subset(labels, exact.ABLATION_JETS, P.seed + 3)
+glue("ablation_jets", f"{len(pick_ablation):,}", display=False)
+ablation = exact.norm_ablation(encoder, config, images[pick_ablation])
+for name, value in zip(("abl_default", "abl_scale", "abl_newton", "abl_all"),
+                       ablation["median relative KL difference [%]"], strict=True):
+    glue(name, f"{value:.2f}", display=False)
+show(ablation, digits={"median relative KL difference [%]": 2, "99th percentile [%]": 1},
+     caption="The normalization's choices, one at a time: KL total against QKeras")
+
+# %% [markdown]
 # Like for like, the same network and the same jets:
 
 # %% tags=["hide-input"]
@@ -176,9 +198,44 @@ else:
 # measurement, meets both with the products in LUTs, because a product by a constant 8-bit
 # weight is a handful of shifted additions, not a general multiplier.
 #
+# ## A student without the preprocessing
+#
+# The students above read images that chapter 1 centred on the jet's pT centroid, rotated,
+# flipped and scaled to unit sum: per-jet work a trigger would have to do before the network.
+# The window student (`src.fpga.synth.WINDOW_SPEC`, the same architecture and budget) reads the
+# constituents binned on the same grid around the jet axis, which a Level-1 jet finder provides
+# as the centre of its window, with no centring, rotation or flip, and pixel pT in units of
+# 1,024 GeV instead of a fraction of the jet's pT (`src.data.preprocess.window_images`). Its
+# teacher still scores the preprocessed images of the same jets.
+
+# %% tags=["hide-input"]
+window = (synth.trigger_report(P, name=synth.WINDOW_MODEL)
+          if trigger.can_report(P, synth.WINDOW_MODEL) else None)
+if report is None or window is None:
+    display(Markdown(trigger.missing_text(P)))
+    glue("win_auc", float("nan"), display=False)
+    glue("win_ratio", float("nan"), display=False)
+    glue("win_input_max", float("nan"), display=False)
+else:
+    glue("win_auc", round(window["auc"]["student_firmware"], 3), display=False)
+    glue("win_ratio", round(window["auc"]["ratio"], 3), display=False)
+    glue("win_input_max", round(window["model"]["input_max"] / WINDOW_SCALE), display=False)
+    display(Markdown(trigger.source_text(window)))
+    display(show(trigger.student_comparison({"preprocessed images": report,
+                                             "window around the jet axis": window}),
+                 caption="The trigger student with and without the per-jet preprocessing"))
+
+# %% [markdown]
+# Without the preprocessing the student's firmware reaches an AUC of {glue:text}`win_auc:.3f`,
+# {glue:text}`win_ratio:.1%` of its teacher's, for the same resources and latency: the centring,
+# rotation, flip and normalization need not be built. What remains outside the budget is the
+# jet finder's axis and the binning of each constituent into the window (a subtraction and an
+# index per constituent); the brightest pixel of the test jets carries
+# {glue:text}`win_input_max:.0f` GeV, below the 1,024 GeV at which the input type saturates.
+#
 # **What this does not show.** Yosys is not Vivado: it maps carries to 7-series `CARRY4`
 # cells, does no placement or routing, and its logic depth gives a clock estimate, not a timing
-# closure. The 25,600 input bits of a 40 × 40 image of 16-bit pixels arrive in one clock here;
-# a trigger receives jet constituents, and the centring, rotation, flip, pixelization and
-# normalization of chapter 1 are not costed. The reduced encoder itself still does not fit
-# (chapter 6); only the distilled student does.
+# closure. The 25,600 input bits of a 40 × 40 image of 16-bit pixels arrive in one clock here,
+# on the study's pixel grid (0.029 × 0.035 in η and φ), finer than a calorimeter trigger's
+# towers. The reduced encoder itself still does not fit (chapter 6); only the distilled
+# students do.

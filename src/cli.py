@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
 
     score = sub.add_parser("score", help="anomaly scores of every image in a file, as CSV")
     score.add_argument("--model", type=Path, required=True, help="saved model folder")
-    score.add_argument("--input", type=Path, required=True, help="schema-1 HDF5 jet file")
+    score.add_argument("--input", type=Path, required=True,
+                       help="schema-1 HDF5 jet file (with constituents and jet axes for a "
+                            "student of window images)")
     score.add_argument("--output", type=Path, required=True, help="CSV file to write")
     score.add_argument("--batch-size", type=_count(1), default=1024)
     score.add_argument("--firmware", action="store_true",
@@ -137,13 +139,14 @@ def _train(args: argparse.Namespace) -> None:
 
 def _score(args: argparse.Namespace) -> None:
     from .analysis.anomaly import score_model
-    from .data.datasets import read_unit_sum
+    from .data.datasets import read_unit_sum, read_window_images
     from .files import atomic_file, check_output
     from .models.store import load
 
     check_output(args.output, inputs=[args.input])
-    images = read_unit_sum(args.input)
     model = load(args.model, history=False)
+    window = getattr(model.spec, "inputs", "standard") == "window"
+    images = (read_window_images if window else read_unit_sum)(args.input)
     if args.firmware:
         from .fpga.exact import firmware_scores
 

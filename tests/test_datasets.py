@@ -4,15 +4,19 @@ import h5py
 import numpy as np
 import pytest
 
+from src.config import Profile
+from src.data import splits
 from src.data.datasets import (
     FIELDS,
     DataError,
     read_attrs,
     read_images,
     read_jets,
+    read_window_images,
     write_jets,
 )
-from src.data.splits import load_split, split_indices
+from src.data.preprocess import window_images
+from src.data.splits import load_split, split, split_indices, split_window_images
 
 
 def _arrays(generated):
@@ -84,3 +88,23 @@ def test_load_split_normalizes(tmp_path, generated):
     assert len(part["jet_mass"]) == len(part["images"]) == 75
 
 
+
+
+def test_window_images_of_a_split_part_are_its_jets_in_order(tmp_path, generated, monkeypatch):
+    path = write_jets(tmp_path / "qcd.h5", generated["qcd"], {})
+    monkeypatch.setattr(splits, "ensure_sample", lambda profile, process, progress: path)
+    profile = Profile(name="tiny", seed=1, n_jets={"qcd": 300}, shard_size=300)
+    window = split_window_images(profile, "qcd", "val")
+    part = split(profile, "qcd", "val", fields=("images", "constituents", "jet_eta", "jet_phi"))
+    assert window.shape == part["images"].shape == (len(split_indices(300, 1).val), 40, 40)
+    pt, eta, phi = np.moveaxis(part["constituents"], -1, 0)
+    np.testing.assert_array_equal(window, window_images(pt, eta, phi, part["jet_eta"],
+                                                        part["jet_phi"]))
+    np.testing.assert_array_equal(window, read_window_images(path, split_indices(300, 1).val))
+
+
+def test_window_images_need_constituents(tmp_path, generated):
+    path = write_jets(tmp_path / "images.h5", {"images": generated["qcd"]["images"][:3]}, {})
+    with pytest.raises(DataError, match="no 'constituents' dataset") as info:
+        read_window_images(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

@@ -3,6 +3,8 @@ teacher-student comparison."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,9 +14,10 @@ from src.backend import keras
 from src.compress import distill
 from src.compress.prune import nonzero_macs, prune_encoder, sparsity
 from src.compress.quantize import kernels, kl_scores
+from src.config import Profile
 from src.models.networks import build_model, count_macs
 from src.models.spec import ModelSpec, StudentSpec
-from src.models.store import load, read_record, save
+from src.models.store import data_fingerprint, load, read_record, save
 from src.models.student import build_student, student_scores
 from src.models.train import DistillSpec, regress, seed_everything
 
@@ -41,6 +44,19 @@ def test_student_spec_rejects_impossible_shapes():
         StudentSpec(input_pool=3)
     with pytest.raises(ValueError, match="unknown StudentSpec fields: depth"):
         StudentSpec.from_dict({"depth": 2})
+
+
+def test_a_student_record_without_inputs_reads_as_a_student_of_preprocessed_images(tmp_path):
+    save(build_student(StudentSpec(filters=(), input_pool=4, dense=2)), tmp_path / "s")
+    record = read_record(tmp_path / "s")
+    assert record["student"]["inputs"] == "standard"
+    del record["student"]["inputs"]  # as spec.json was written before the field existed
+    (tmp_path / "s" / "spec.json").write_text(json.dumps(record))
+    assert read_record(tmp_path / "s")["student"]["inputs"] == "standard"
+    assert load(tmp_path / "s").spec == StudentSpec(filters=(), input_pool=4, dense=2)
+    assert StudentSpec.from_dict(record["student"]).inputs == "standard"
+    with pytest.raises(ValueError, match="invalid StudentSpec"):
+        StudentSpec(inputs="raw")
 
 
 def test_student_round_trips_through_save_and_load(tmp_path):
@@ -142,3 +158,38 @@ def test_nonzero_macs_skip_the_zero_weights():
     assert sparsity(encoder) == pytest.approx(kernel.shape.num_elements() / 2
                                               / sum(np.size(w) for w in
                                                     kernels(encoder).values()))
+
+
+def test_a_window_student_regresses_the_teachers_target_from_window_images(monkeypatch,
+                                                                          tmp_path):
+    profile = Profile(name="tiny", seed=3, n_jets={"qcd": 40}, shard_size=40, epochs=1,
+                      batch_size=8)
+    teacher = build_model(TINY_QUANTIZED.replace(bits=0))
+    save(teacher, tmp_path / "tiny" / "jointvae")
+    standard = {"train": sparse_unit_sum_images(24, seed=1), "val": sparse_unit_sum_images(8, 2)}
+    window = {part: x[:, ::-1] / 2 for part, x in standard.items()}  # other images, same jets
+    targets, fits = [], []
+    target = distill.teacher_target
+
+    def fit(model, images, y, spec, val, verbose):
+        fits.append((images, val[0]))
+
+    monkeypatch.setattr(distill, "trained", lambda profile, name, verbose: teacher)
+    monkeypatch.setattr(distill, "models_dir", lambda profile: tmp_path / profile.name)
+    monkeypatch.setattr(distill, "split_images", lambda profile, process, part: standard[part])
+    monkeypatch.setitem(distill.INPUT_READERS, "window",
+                        lambda profile, process, part: window[part])
+    monkeypatch.setattr(distill, "teacher_target",
+                        lambda model, images: targets.append(images) or target(model, images))
+    monkeypatch.setattr(distill, "regress", fit)
+    spec = StudentSpec(filters=(), input_pool=4, dense=2, inputs="window")
+    model = distill.student(profile, name="window", spec=spec)
+    assert model.spec == spec
+    assert len(targets) == 2 and targets[0] is standard["train"] and targets[1] is standard["val"]
+    assert len(fits) == 1 and fits[0][0] is window["train"] and fits[0][1] is window["val"]
+    record = read_record(tmp_path / "tiny" / "window")
+    assert record["student"]["inputs"] == "window"
+    assert record["data"] == data_fingerprint(standard["train"], standard["val"],
+                                              window["train"], window["val"])
+    distill.student(profile, name="window", spec=spec)
+    assert len(fits) == 1  # the second call loaded it

@@ -77,7 +77,16 @@ def test_profiled_types_hold_the_values_and_resolve_the_spreads(tiny_encoder):
             assert 2.0 ** -(width - whole) <= row["smallest_spread"] * 2.0**-precision.RESOLUTION_BITS
     config = precision.layer_config(profile)
     assert config["dconv_b0_linear"] == config["dconv_b0"]
-    assert set(config["dconv_b0_norm"]["Precision"]) == {"result", "scale", "bias"}
+    norm = config["dconv_b0_norm"]
+    assert set(norm["Precision"]) == {"result", "scale", "bias", "variance"}
+    assert norm["NewtonSteps"] == precision.NEWTON_STEPS == 1
+    width, whole = (int(v) for v in norm["Precision"]["variance"][10:-1].split(","))
+    source, eps = profile.loc["dconv_b0"], profile.loc["dconv_b0_norm", "epsilon"]
+    assert 2.0**whole >= 2 * source["largest_sum_sq"]  # the sum of squares never wraps
+    assert width <= precision.VARIANCE_WIDTH
+    if width < precision.VARIANCE_WIDTH:  # not capped: the smallest variance is resolved
+        assert (2.0 ** -(width - whole)
+                <= (source["smallest_spread"] ** 2 + eps) * 2.0**-precision.VARIANCE_BITS)
     assert precision.input_type(np.array([[0.5, 2.0**-12]])) == f"ap_ufixed<{12 + precision.PIXEL_BITS},0>"
     assert precision.input_type(np.array([[0.5, 1e-30]])) == f"ap_ufixed<{precision.MAX_INPUT_BITS},0>"
     with pytest.raises(ValueError, match="no images"):

@@ -53,7 +53,9 @@ def _bound(node, z, r, var, gamma, eps: float) -> np.ndarray:
     """Worst-case error of the port, from the precisions it used (see src/instancenorm.py).
 
     1/sqrt: table bins (relative 2^-(log2 T + 1)), table rounding (2^-17 relative: half an LSB of
-    ap_ufixed<18,1> over entries >= 0.5) and var + eps off by at most 2.5 LSBs of var_t (two
+    ap_ufixed<18,1> over entries >= 0.5), after a Newton step 1.5 times that squared plus the
+    truncations of the mantissa and the result (an LSB of rsqrt_t each, relative to >= 0.5),
+    and var + eps off by at most 2.5 LSBs of var_t (two
     truncations, epsilon rounded), which moves 1/sqrt by half that relative error; the deviation:
     the mean truncated to accum_t; the normalized value: one LSB of norm_t; the output: one LSB of
     ap_fixed<16,6> (truncation); 1e-5 for the float32 Keras reference.
@@ -63,7 +65,11 @@ def _bound(node, z, r, var, gamma, eps: float) -> np.ndarray:
     in_prec = node.get_input_variable().type.precision
     n = node.get_attr("n_spatial")
     var_frac = types["variance"].width - types["variance"].integer
-    rel = 2.0 ** -(math.log2(table_size) + 1) + 2.0**-17 + 1.25 * 2.0**-var_frac / (var + eps)
+    rel = 2.0 ** -(math.log2(table_size) + 1) + 2.0**-17
+    if types["newton_steps"]:  # the step squares the table's error; m and the result truncate
+        rsqrt_frac = types["rsqrt"].width - types["rsqrt"].integer
+        rel = 1.5 * rel**2 + 2.0 ** -(rsqrt_frac - 1)
+    rel = rel + 1.25 * 2.0**-var_frac / (var + eps)
     mean_err = 2.0 ** -(in_prec.width - in_prec.integer + math.ceil(math.log2(n)))
     norm_lsb = 2.0 ** -(types["norm"].width - types["norm"].integer)
     return np.abs(gamma) * (np.abs(z) * rel + r * mean_err + norm_lsb) + LSB + 1e-5
@@ -124,15 +130,34 @@ def test_io_stream_with_small_table(tmp_path):
     assert coarse > 8 * LSB
 
 
+@pytest.mark.hls
+def test_newton_step_squares_the_table_error(tmp_path):
+    """One Newton-Raphson step after a 16-entry table (and a variance resolved to 2^-24): the
+    errors shrink more than fourfold, within the bound of the refined 1/sqrt (1.5 times the
+    table's relative error squared)."""
+    rng = np.random.default_rng(5)
+    model = _inorm_model((5, 5, 4), None, rng)
+    scales = [0.02, 0.3, 2.0, 8.0]
+    fine_variance = {"Precision": {"variance": "ap_ufixed<40,16>"}, "TableSize": 16}
+    coarse = _check(model, tmp_path / "table", np.random.default_rng(6), scales,
+                    layer_config={"inorm": fine_variance})
+    refined = _check(model, tmp_path / "newton", np.random.default_rng(6), scales,
+                     layer_config={"inorm": {**fine_variance, "NewtonSteps": 1}})
+    assert refined < coarse / 4
+
+
 def test_precision_config_reaches_the_firmware(tmp_path):
     model = _inorm_model((5, 5, 4), None, np.random.default_rng(0))
     precision = {"accum": "ap_fixed<30,12>", "variance": "ap_ufixed<40,16>", "norm": "ap_fixed<20,5>"}
     convert(model, tmp_path / "prj", layer_config={"inorm": {"Precision": precision,
-                                                                   "TableSize": 256}})
+                                                                   "TableSize": 256,
+                                                                   "NewtonSteps": 1}})
     text = (tmp_path / "prj" / "firmware" / "parameters.h").read_text()
     for line in ("typedef ap_fixed<30,12> accum_t;", "typedef ap_ufixed<40,16> var_t;",
                  "typedef ap_fixed<20,5> norm_t;", "static const unsigned table_size = 256;",
                  "static const unsigned table_mantissa_bits = 7;",
+                 "static const unsigned newton_steps = 1;",
+                 "typedef ap_ufixed<20,1> rsqrt_t;",
                  f"static const unsigned long long epsilon_raw = {round(1e-3 * 2**24)}ULL;"):
         assert line in text
     assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "nnet_instancenorm.h").is_file()
@@ -141,6 +166,8 @@ def test_precision_config_reaches_the_firmware(tmp_path):
 @pytest.mark.parametrize(
     ("entries", "message"),
     [({"TableSize": 1000}, "power of two"),
+     ({"NewtonSteps": 2}, "NewtonSteps must be 0 or 1"),
+     ({"NewtonSteps": 1, "Precision": {"rsqrt": "ap_ufixed<24,2>"}}, "rsqrt"),
      ({"Precision": {"variance": "ap_ufixed<20,18>"}}, "epsilon")],
 )
 def test_bad_configuration_is_a_clear_error(entries, message, tmp_path):

@@ -5,11 +5,14 @@ import pytest
 
 from src.config import N_PIXELS, PIXEL_SIZE
 from src.data.preprocess import (
+    WINDOW_MAX,
+    WINDOW_SCALE,
     four_vectors_to_ptetaphi,
     jet_images,
     normalize,
     pixelize,
     standardize,
+    window_images,
     wrap_phi,
 )
 
@@ -91,3 +94,33 @@ def test_four_vectors_round_trip(rng):
     out = four_vectors_to_ptetaphi(e, px, py, pz)
     for a, b in zip(out, (pt, eta, phi), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_window_images_bin_around_the_jet_axis_without_preprocessing():
+    # a jet at (eta, phi) = (1.2, 3.13) elongated along eta: a hard core on the axis, two
+    # prongs at +-4 pixels in eta, one across the phi = +-pi boundary, one out of the window
+    jet_eta, jet_phi = np.array([1.2]), np.array([3.13])
+    d_eta, d_phi = PIXEL_SIZE
+    eta = np.array([[1.2, 1.2 - 4.5 * d_eta, 1.2 + 4.5 * d_eta, 1.2 + 0.5 * d_eta, 1.2 + 0.9, 0]])
+    phi = np.array([[3.13, 3.13, 3.13, wrap_phi(3.13 + 2.5 * d_phi), 3.13, 0]])
+    pt = np.array([[300.0, 100.0, 50.0, 20.0, 7.0, 0.0]])
+    image = window_images(pt, eta, phi, jet_eta, jet_phi)[0]
+    assert image.shape == (N_PIXELS, N_PIXELS) and image.dtype == np.float32
+    half = N_PIXELS // 2
+    assert image[half, half] == np.float32(300.0 * WINDOW_SCALE)  # the axis: centre pixel
+    assert image[half, half - 5] == np.float32(100.0 * WINDOW_SCALE)  # no flip: left stays left
+    assert image[half, half + 4] == np.float32(50.0 * WINDOW_SCALE)
+    assert image[half + 2, half] == np.float32(20.0 * WINDOW_SCALE)  # phi wrapped, not lost
+    assert image[half].sum() == pytest.approx(450.0 * WINDOW_SCALE)  # no rotation: one row
+    assert image.sum() == pytest.approx(470.0 * WINDOW_SCALE)  # the jet out of the window: 0
+    hard = window_images(pt * 1e3, eta, phi, jet_eta, jet_phi)[0]
+    assert hard.max() == np.float32(WINDOW_MAX)  # > 1024 GeV in a pixel saturates
+
+
+def test_window_images_of_generated_jets_hold_their_pt_unsaturated(generated):
+    jets = generated["qcd"]
+    pt, eta, phi = np.moveaxis(jets["constituents"], -1, 0)
+    window = window_images(pt, eta, phi, jets["jet_eta"], jets["jet_phi"])
+    assert window.max() < WINDOW_MAX  # jets below 1024 GeV never saturate
+    inside = window.sum((1, 2)) / WINDOW_SCALE
+    assert np.all(inside <= pt.sum(1) * (1 + 1e-5)) and np.median(inside / pt.sum(1)) > 0.98

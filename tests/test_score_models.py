@@ -15,20 +15,23 @@ import pytest
 from src.analysis.anomaly import RECOMMENDED
 from src.cli import main
 from src.config import MODELS_DIR
-from src.data.datasets import write_jets
+from src.data.datasets import WINDOW_FIELDS, write_jets
 
 SHIPPED = sorted(p.parent for p in (MODELS_DIR / "default").glob("*/spec.json"))
 #: The book's headline models: their recommended score ranks top above QCD. (The bit-scan
 #: encoders at 4 and 6 bits collapse to a constant score, as chapter 5 shows.)
 HEADLINE = {"jointvae", "vae", "ae", "classifier", "reduced", "reduced_q16_6", "student",
-            "recommended", "recommended_student"}
+            "recommended", "recommended_student", "trigger_student_window"}
 
 
 @pytest.fixture(scope="module")
 def jet_file(tmp_path_factory, generated):
-    images = np.concatenate([generated["qcd"]["images"][:30], generated["top"]["images"][:20]])
+    """30 QCD then 20 top jets, with the constituents and jet axes a window student needs."""
+    fields = ("images", *WINDOW_FIELDS)
+    arrays = {name: np.concatenate([generated["qcd"][name][:30], generated["top"][name][:20]])
+              for name in fields}
     path = tmp_path_factory.mktemp("jets") / "jets.h5"
-    return write_jets(path, {"images": images}, {"process": "mixed"})
+    return write_jets(path, arrays, {"process": "mixed"})
 
 
 def test_the_book_ships_every_kind():
@@ -134,3 +137,11 @@ def test_an_unwritable_output_stops_before_reading_anything(tmp_path, capsys):
     blocker.write_text("")
     assert _score(tmp_path / "no-model", tmp_path / "no-input.h5", blocker / "s.csv") == 2
     assert "cannot write there" in capsys.readouterr().err
+
+
+def test_a_window_student_needs_constituents(generated, tmp_path, capsys):
+    path = write_jets(tmp_path / "images.h5", {"images": generated["qcd"]["images"][:5]}, {})
+    assert _score(MODELS_DIR / "default" / "trigger_student_window", path,
+                  tmp_path / "s.csv") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no 'constituents' dataset" in err and str(path) in err

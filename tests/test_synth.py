@@ -24,6 +24,7 @@ from src.fpga.synth import (
     TRIGGER_MODEL,
     TRIGGER_SETTINGS,
     TRIGGER_SPEC,
+    TRIGGER_SPECS,
     input_codes,
     simulate,
     synthesize,
@@ -92,10 +93,12 @@ def test_yosys_counts_come_from_a_real_run(tiny, tmp_path):
     assert path["cells"]["LUT"] >= 1 and 0 < path["ns"] < 10 and path["max_lut_levels"] >= 1
 
 
-def test_committed_report_belongs_to_the_committed_student(tmp_path):
-    report = json.loads(REPORT.read_text())
-    model = load(REPORT.parents[1])
-    assert model.spec == TRIGGER_SPEC
+@pytest.mark.parametrize("name", TRIGGER_SPECS)
+def test_committed_report_belongs_to_the_committed_student(tmp_path, name):
+    path = models_dir(PROFILES["default"]) / name / SYNTH_DIR / REPORT_FILE
+    report = json.loads(path.read_text())
+    model = load(path.parents[1])
+    assert model.spec == TRIGGER_SPECS[name] and report["model"]["name"] == name
     network = network_from_hls(convert(model, tmp_path, write=False, **TRIGGER_SETTINGS))
     design = verilog(network, levels_per_stage=LEVELS_PER_STAGE)
     assert hashlib.sha256(design.source.encode()).hexdigest() == report["rtl"]["sha256"]

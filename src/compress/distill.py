@@ -7,6 +7,10 @@ teacher's 84 posterior parameters instead and rebuilding the KL from them was tr
 subset of the default profile (10k jets, same student body): most dimensions sit at the
 prior, the regression fits their noise and the rebuilt KL ranked jets worse than chance,
 while the log KL-total target matched the teacher's AUC; only that target is kept.
+
+A student with ``inputs="window"`` (:class:`src.models.spec.StudentSpec`) learns the same
+target, the teacher's on its preprocessed images, from the window images of the same jets
+(:func:`src.data.preprocess.window_images`): no per-jet preprocessing before the student.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from scipy.stats import norm, rankdata
 from ..analysis.anomaly import score_model
 from ..backend import keras, seed_everything
 from ..config import Profile, models_dir, settings_hash
-from ..data.splits import split_images
+from ..data.splits import split_images, split_window_images
 from ..models.registry import trained
 from ..models.spec import StudentSpec
 from ..models.store import cached, data_fingerprint, read_score_rule, settings_digest
@@ -34,6 +38,15 @@ KL_FLOOR = 1e-6
 STUDENT_EPOCHS_PER_PROFILE_EPOCH = 3
 #: The student's goal: at least this fraction of the teacher's KL-total AUC.
 STUDENT_GOAL = 0.95
+
+
+#: Readers of a split part as a student sees it, by :attr:`StudentSpec.inputs`.
+INPUT_READERS = {"standard": split_images, "window": split_window_images}
+
+
+def student_inputs(profile: Profile, spec: StudentSpec, process: str, part: str) -> np.ndarray:
+    """The images a student of ``spec`` takes, of one split part of a profile's sample."""
+    return INPUT_READERS[spec.inputs](profile, process, part)
 
 
 def log_kl(kl_total: np.ndarray) -> np.ndarray:
@@ -85,7 +98,8 @@ def student(profile: Profile, verbose: int = 0, teacher_name: str = "jointvae",
     Trained with :func:`src.models.train.regress` for three times the profile's epochs (the
     student is cheap) on the QCD training jets, early-stopped on the QCD validation jets.
     The target is the teacher's log KL-total, standardized, or for a teacher with a fitted
-    score (chapter 7's recommended model) the :func:`gaussian_ranks` of that score.
+    score (chapter 7's recommended model) the :func:`gaussian_ranks` of that score; the teacher
+    sees the preprocessed images, the student :func:`student_inputs` of the same jets.
     """
     teacher = trained(profile, teacher_name, verbose)
     directory = models_dir(profile)
@@ -96,6 +110,9 @@ def student(profile: Profile, verbose: int = 0, teacher_name: str = "jointvae",
     fit_spec = DistillSpec(epochs=STUDENT_EPOCHS_PER_PROFILE_EPOCH * profile.epochs,
                            batch_size=profile.batch_size, seed=profile.seed)
     train, val = split_images(profile, "qcd", "train"), split_images(profile, "qcd", "val")
+    seen = (() if spec.inputs == "standard" else
+            tuple(student_inputs(profile, spec, "qcd", part) for part in ("train", "val")))
+    x_train, x_val = seen or (train, val)
 
     def make() -> keras.Model:
         y_train, y_val = teacher_target(teacher, train), teacher_target(teacher, val)
@@ -109,13 +126,13 @@ def student(profile: Profile, verbose: int = 0, teacher_name: str = "jointvae",
             mean, std = float(y_train.mean()), float(y_train.std())
         seed_everything(fit_spec.seed)
         model = build_student(spec)
-        regress(model, train, (y_train - mean) / std, fit_spec,
-                val=(val, (y_val - mean) / std), verbose=verbose)
+        regress(model, x_train, (y_train - mean) / std, fit_spec,
+                val=(x_val, (y_val - mean) / std), verbose=verbose)
         return model
 
     settings = {"student": dataclasses.asdict(spec), "distill": dataclasses.asdict(fit_spec),
                 "teacher": settings_digest(directory / teacher_name),
-                "data": data_fingerprint(train, val)}
+                "data": data_fingerprint(train, val, *seen)}
     if ranked:
         settings["teacher_score"] = settings_hash(teacher.score_rule)
     return cached(directory / name, settings, make)

@@ -18,9 +18,11 @@ import numpy as np
 
 from ..config import MAX_CONSTITUENTS, N_PIXELS
 from ..files import atomic_file
-from .preprocess import normalize
+from .preprocess import normalize, window_images
 
 SCHEMA_VERSION = 1
+#: What :func:`read_window_images` reads: the constituents and the jet axes.
+WINDOW_FIELDS = ("constituents", "jet_eta", "jet_phi")
 FIELDS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "images": (np.dtype("float32"), (N_PIXELS, N_PIXELS)),
     "constituents": (np.dtype("float32"), (MAX_CONSTITUENTS, 3)),
@@ -147,6 +149,18 @@ def read_unit_sum(path: Path) -> np.ndarray:
         raise
     except ValueError as exc:
         raise DataError(f"{path}: {exc}") from None
+
+
+def read_window_images(path: Path, index: np.ndarray | None = None) -> np.ndarray:
+    """:func:`src.data.preprocess.window_images` of a file's jets (rows ``index``, default
+    all), made from its constituents and jet axes; a :class:`DataError` if it has none."""
+    data = read_jets(path, WINDOW_FIELDS, index)
+    missing = [name for name in WINDOW_FIELDS if name not in data]
+    if missing:
+        raise DataError(f"{path}: no '{missing[0]}' dataset (window images are made from "
+                        f"{', '.join(WINDOW_FIELDS)})")
+    pt, eta, phi = np.moveaxis(data["constituents"], -1, 0)
+    return window_images(pt, eta, phi, data["jet_eta"], data["jet_phi"])
 
 
 def _images(h5: h5py.File, path: Path) -> h5py.Dataset:

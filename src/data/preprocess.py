@@ -5,6 +5,9 @@ centred on its pT-weighted centroid, rotated so that the major principal axis of
 pT-weighted second-moment tensor points along phi', flipped so that the quadrant
 eta' < 0, phi' < 0 carries the most pT, and binned into 40 x 40 pixels of
 (0.029, 0.035) in (eta', phi'); the pixel intensity is the summed constituent pT.
+
+:func:`window_images` is what a Level-1 trigger sees instead: the same grid around the jet
+finder's axis, no centring, rotation or flip, and pT times the fixed :data:`WINDOW_SCALE`.
 """
 
 from __future__ import annotations
@@ -81,6 +84,29 @@ def jet_images(
     """Full preprocessing: constituents (N, M) and jet axes (N,) to (N, 40, 40) images in GeV."""
     eta_p, phi_p = standardize(pt, eta, phi, jet_eta, jet_phi)
     return pixelize(pt, eta_p, phi_p)
+
+
+#: Fixed scale of :func:`window_images` [1/GeV]: 2^-10, so that 1024 GeV is one unit. The
+#: default profile's jets have 550-650 GeV, so no pixel (not even a whole jet) reaches the
+#: 1.0 that the student's ``ap_ufixed<16,0>`` input cannot hold; its 2^-16 step is 1/64 GeV.
+WINDOW_SCALE = 2.0**-10
+#: Largest window-image pixel: that of ``ap_ufixed<16,0>``; a pixel above it saturates, as a
+#: trigger primitive does (more than 1024 GeV in one pixel).
+WINDOW_MAX = 1.0 - 2.0**-16
+
+
+def window_images(
+    pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray
+) -> np.ndarray:
+    """Constituents binned on the :func:`pixelize` grid around the jet axis (N,), with no
+    centring on the centroid, no rotation, no flip and no per-jet normalization: pixel =
+    summed pT [GeV] times :data:`WINDOW_SCALE`, saturated at :data:`WINDOW_MAX` (float32)."""
+    mask = np.asarray(pt) > 0
+    eta_p = np.where(mask, np.asarray(eta, np.float64) - np.asarray(jet_eta)[:, None], 0.0)
+    phi_p = np.where(mask, wrap_phi(np.asarray(phi, np.float64) - np.asarray(jet_phi)[:, None]),
+                     0.0)
+    images = pixelize(pt, eta_p, phi_p) * np.float32(WINDOW_SCALE)  # a power of two: exact
+    return np.minimum(images, np.float32(WINDOW_MAX))
 
 
 def normalize(images: np.ndarray) -> np.ndarray:

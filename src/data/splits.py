@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Profile
-from .datasets import n_jets, read_jets
+from .datasets import n_jets, read_jets, read_window_images
 from .preprocess import normalize
 from .samples import ensure_sample
 
@@ -41,13 +41,17 @@ def split_indices(n: int, seed: int, test_fraction: float = 0.25,
     return Split(train=np.sort(train[n_val:]), val=np.sort(train[:n_val]), test=np.sort(test))
 
 
+def part_index(path: Path, seed: int, part: str) -> np.ndarray:
+    """Row indices of one part ('train', 'val' or 'test') of a sample file."""
+    if part not in PARTS:
+        raise ValueError(f"unknown split part {part!r}; expected one of {', '.join(PARTS)}")
+    return getattr(split_indices(n_jets(path), seed), part)
+
+
 def load_split(path: Path, seed: int, part: str, fields: Sequence[str] = ("images",),
                normalized: bool = True) -> dict[str, np.ndarray]:
     """One part ('train', 'val' or 'test') of a sample; images normalized to unit sum."""
-    if part not in PARTS:
-        raise ValueError(f"unknown split part {part!r}; expected one of {', '.join(PARTS)}")
-    split = split_indices(n_jets(path), seed)
-    data = read_jets(path, fields, getattr(split, part))
+    data = read_jets(path, fields, part_index(path, seed, part))
     if normalized and "images" in data:
         data["images"] = normalize(data["images"])
     return data
@@ -66,6 +70,13 @@ def split(profile: Profile, process: str, part: str,
 def split_images(profile: Profile, process: str, part: str) -> np.ndarray:
     """Unit-sum images of one split part of a profile's sample."""
     return split(profile, process, part)["images"]
+
+
+def split_window_images(profile: Profile, process: str, part: str) -> np.ndarray:
+    """Window images (:func:`src.data.preprocess.window_images`: no per-jet preprocessing)
+    of one split part, the jets of :func:`split_images` in the same order."""
+    path = ensure_sample(profile, process, progress=False)
+    return read_window_images(path, part_index(path, profile.seed, part))
 
 
 def binary_labels(n_background: int, n_signal: int) -> np.ndarray:

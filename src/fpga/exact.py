@@ -34,14 +34,12 @@ from .convert import BOOK_SETTINGS, REFERENCE_IMPLEMENTATION, convert, quiet
 from .emulate import emulate
 from .firmware import balanced_subset
 from .fixedpoint import FirmwareModel
-from .precision import input_type, layer_config, profile_layers
+from .precision import RULES, input_type, layer_config, profile_layers
 
 #: File in a model folder recording the profiled hls4ml layer configuration of its encoder.
 PRECISION_FILE = "firmware_precision.json"
 #: Training jets (half QCD, half top) the precision is profiled on.
 PROFILE_JETS = 2_000
-#: Entries of the instance normalization's 1/sqrt table in the profiled firmware.
-NORM_TABLE_SIZE = 8_192
 #: The emulated KL total may differ from QKeras's by this fraction in the median.
 TARGET_MEDIAN = 0.005
 #: The study's hls4ml settings: every unquantized result ``ap_fixed<16,6>``.
@@ -59,25 +57,25 @@ def profiled_precision(encoder: Any, profile: Profile, folder: Path) -> dict[str
     images, labels = labelled(profile, "train")
     pick = balanced_subset(labels, PROFILE_JETS, profile.seed + 2)
     config = layer_config(profile_layers(encoder, images[pick]))
-    for name, entry in config.items():
-        if name.endswith("_norm"):
-            entry["TableSize"] = NORM_TABLE_SIZE
     config[encoder.layers[0].name] = {"Precision": {"result": input_type(images[pick])}}
     with atomic_file(Path(folder) / PRECISION_FILE) as tmp:
         tmp.write_text(json.dumps({"weights": data_fingerprint(*encoder.get_weights()),
-                                   "profile_jets": PROFILE_JETS, "layer_config": config},
+                                   "profile_jets": PROFILE_JETS, "rules": RULES,
+                                   "layer_config": config},
                                   indent=1))
     return config
 
 
 def recorded_precision(encoder: Any, folder: Path) -> dict[str, dict] | None:
     """The layer configuration ``folder`` / :data:`PRECISION_FILE` records for the weights of
-    ``encoder``; None without a record or with one of other weights."""
+    ``encoder`` under the current :data:`~src.fpga.precision.RULES`; None without a record or
+    with one of other weights, rules or sample size."""
     path = Path(folder) / PRECISION_FILE
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
-    if record.get("weights") != data_fingerprint(*encoder.get_weights()):
+    if (record.get("weights") != data_fingerprint(*encoder.get_weights())
+            or record.get("rules") != RULES or record.get("profile_jets") != PROFILE_JETS):
         return None
     return record["layer_config"]
 
@@ -86,7 +84,8 @@ def precision_table(config: dict[str, dict]) -> pd.DataFrame:
     """The profiled types of :func:`profiled_precision`, one row per layer."""
     rows = {name: {"result": entry.get("Precision", {}).get("result", ""),
                    "scale and shift": entry.get("Precision", {}).get("scale", ""),
-                   "1/sqrt table entries": entry.get("TableSize", "")}
+                   "variance": entry.get("Precision", {}).get("variance", ""),
+                   "1/sqrt Newton steps": entry.get("NewtonSteps", "")}
             for name, entry in config.items() if not name.endswith("_linear")}
     return pd.DataFrame(rows).T.rename_axis("layer")
 
@@ -96,6 +95,46 @@ def firmware_model(keras_model: Any, settings: dict[str, Any]) -> FirmwareModel:
     with tempfile.TemporaryDirectory() as tmp, quiet():
         return FirmwareModel(convert(keras_model, tmp, write=False, **REFERENCE_IMPLEMENTATION,
                                      **settings))
+
+
+#: Jets (half QCD, half top) of the normalization ablation.
+ABLATION_JETS = 2_000
+
+
+def _norm_steps(config: dict[str, dict]) -> dict[str, dict[str, dict]]:
+    """The profiled configuration built up one normalization choice at a time: result types
+    only (the port's default normalization), then the scale and shift, the Newton step and the
+    variance type of :func:`src.fpga.precision.layer_config`."""
+    def strip(keep: tuple[str, ...], newton: bool) -> dict[str, dict]:
+        out = {}
+        for name, entry in config.items():
+            entry = json.loads(json.dumps(entry))
+            if name.endswith("_norm"):
+                entry["Precision"] = {k: v for k, v in entry["Precision"].items()
+                                      if k == "result" or k in keep}
+                if not newton:
+                    entry.pop("NewtonSteps", None)
+            out[name] = entry
+        return out
+    return {"profiled result types, default normalization": strip((), False),
+            "+ scale and shift": strip(("scale", "bias"), False),
+            "+ Newton step": strip(("scale", "bias"), True),
+            "+ variance type (all profiled choices)": config}
+
+
+def norm_ablation(encoder: Any, config: dict[str, dict], images: np.ndarray) -> pd.DataFrame:
+    """Median and 99th percentile of the relative KL-total difference to QKeras on ``images``
+    for each step of :func:`_norm_steps`."""
+    reference = encoder_outputs(encoder, images)
+    kl_ref = _kl_total([reference[k] for k in _HEADS])
+    rows = {}
+    for label, layers in _norm_steps(config).items():
+        kl = _kl_total(firmware_model(encoder, {**STUDY_TYPES, "layer_config": layers})
+                       .predict(images))
+        rel = np.abs(kl - kl_ref) / np.abs(kl_ref)
+        rows[label] = {"median relative KL difference [%]": 100 * np.median(rel),
+                       "99th percentile [%]": 100 * np.percentile(rel, 99)}
+    return pd.DataFrame(rows).T
 
 
 def _kl_total(heads: list[np.ndarray]) -> np.ndarray:
@@ -219,11 +258,11 @@ def firmware_scores(model: Any, folder: Path, images: np.ndarray,
                          "(a student or a quantized joint VAE has one)")
     path = Path(folder) / PRECISION_FILE
     if not path.is_file():
-        raise ValueError(f"{path}: missing; the firmware's types are profiled by chapter 6 "
-                         "(python -m src book)")
+        raise ValueError(f"{path}: missing; the firmware's types are profiled when the book "
+                         "is built (python -m src book)")
     config = recorded_precision(model.encoder, folder)
     if config is None:
-        raise ValueError(f"{path}: recorded for other weights; rebuild chapter 6")
+        raise ValueError(f"{path}: recorded for other weights or precision rules; rebuild the book")
     settings = {**STUDY_TYPES, "layer_config": config}
     heads = firmware_model(model.encoder, settings).predict(images, progress=progress)
     frame = kl_scores(dict(zip(_HEADS, heads, strict=True)))

@@ -254,10 +254,26 @@ def _rsqrt_table(table: FixedType, size: int) -> np.ndarray:
     return table.cast(1.0 / np.sqrt(m))
 
 
+def _newton_step(t: np.ndarray, bits: np.ndarray, lead: np.ndarray, odd: np.ndarray,
+                 table: FixedType, rsqrt: FixedType) -> np.ndarray:
+    """``instancenorm_rsqrt``'s Newton-Raphson step, exactly: ``t (3 - m t^2) / 2`` with the
+    mantissa ``m = floor(bits * 2**(rf + odd - lead)) / 2**rf`` (``rf`` the fractional bits of
+    ``rsqrt``), in Python integers, truncated to ``rsqrt``."""
+    if rsqrt.rounding != "TRN" or rsqrt.saturation != "WRAP":
+        raise ValueError(f"rsqrt type {rsqrt} must truncate and wrap")
+    ft, rf = table.fractional, rsqrt.fractional
+    t_raw = (t * 2.0 ** ft).astype(np.int64).astype(object)
+    m_raw = (bits.astype(object) << (rf + odd).astype(object)) >> lead.astype(object)
+    # y = t (3 - m t^2) / 2 with 3 ft + rf + 1 fractional bits, then floor to rf bits
+    y = t_raw * ((3 << (rf + 2 * ft)) - m_raw * t_raw * t_raw)
+    return np.asarray(y >> (3 * ft + 1), dtype=np.float64) * 2.0 ** -rf
+
+
 def _instancenorm(node: Any, x: np.ndarray, x_type: FixedType) -> np.ndarray:
     """``nnet::instancenorm_array`` on ``(N, H, W, C)`` inputs."""
     types = internal_types(node)
-    accum, var, table = (FixedType.of(types[k]) for k in ("accum", "variance", "table"))
+    accum, var, table, rsqrt = (FixedType.of(types[k])
+                                for k in ("accum", "variance", "table", "rsqrt"))
     inv, norm = FixedType.of(types["inv"]), FixedType.of(types["norm"])
     inv_n_type = FixedType.of(types["inv_n"])
     out = FixedType.of(node.get_output_variable().type.precision)
@@ -286,9 +302,12 @@ def _instancenorm(node: Any, x: np.ndarray, x_type: FixedType) -> np.ndarray:
     odd = e & 1
     k = (e - odd) // 2
     mantissa = ((bits << mb) >> lead) & ((1 << mb) - 1)
-    r = inv.cast(_rsqrt_table(table, size)[odd * (size // 2) + mantissa] * 2.0 ** -k.astype(float))
+    t = _rsqrt_table(table, size)[odd * (size // 2) + mantissa]
+    if types["newton_steps"]:
+        t = _newton_step(t, bits, lead, odd, table, rsqrt)
+    r = inv.cast(t * 2.0 ** -k.astype(float))
     # d * r and z * scale + bias may need more than 53 bits: split d, sum exactly
-    low_bits = EXACT_BITS - _significant_bits(table)
+    low_bits = EXACT_BITS - _significant_bits(rsqrt)
     d_high = np.floor(d_raw * 2.0 ** -low_bits) * 2.0 ** (low_bits - accum.fractional)
     _check_exact(f"{node.name}'s normalized value",
                  _bits(d_high * 2.0 ** accum.fractional) - low_bits + _significant_bits(table))

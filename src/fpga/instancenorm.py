@@ -11,14 +11,18 @@ floating-point number: ``var + epsilon = m * 4**k`` with ``m`` in [1, 4), ``tabl
 bins for each of [1, 2) and [2, 4), the table holding ``1/sqrt`` at the bin centres and the
 result shifted by ``k`` exactly. Its relative error is at most ``2**-(log2(table_size) + 1)``
 (the half-bin width times the slope of ``m**-0.5``) plus half an LSB of ``table_t``, for any
-variance ``var_t`` can hold, so there is no range to configure, only the table size. The
+variance ``var_t`` can hold, so there is no range to configure, only the table size. With
+``NewtonSteps: 1`` the table value ``t`` is refined once, ``t (3 - m t^2) / 2`` (``m`` truncated
+to the fractional bits of ``rsqrt_t``, the products exact, the result truncated to ``rsqrt_t``):
+the relative error falls to about 1.5 times its square plus one LSB of ``rsqrt_t``, for three
+products per channel and sample (not per position). The
 normalized value ``(x - mean) / sqrt(var + epsilon)`` is held in ``norm_t``, then scaled by
 gamma and shifted by beta into the output type.
 
 Precisions are set per layer in the hls4ml config, ``hls_config["LayerName"][name]["Precision"]``
 (or ``["LayerType"]["InstanceNormalization"]``), under the keys ``accum``, ``variance``,
-``table``, ``norm`` (plus the usual ``scale``, ``bias``, ``result``), and ``TableSize`` (a power
-of two, at least 4). A missing key or ``"auto"`` takes a default derived from the input type
+``table``, ``rsqrt``, ``norm`` (plus the usual ``scale``, ``bias``, ``result``), ``TableSize`` (a
+power of two, at least 4) and ``NewtonSteps`` (0, the default, or 1). A missing key or ``"auto"`` takes a default derived from the input type
 ``ap_fixed<W, I>`` (``F = W - I`` fractional bits) and ``L = ceil(log2(n))`` for ``n`` positions:
 
 - ``accum``: ``ap_fixed<I' + 2L + F, I' + L>`` (``I' = I`` signed, ``I + 1`` unsigned input;
@@ -27,6 +31,8 @@ of two, at least 4). A missing key or ``"auto"`` takes a default derived from th
   ``Fv = ceil(-log2 epsilon) + log2(table_size) + 3``: the sum of squares without overflow and
   ``var + epsilon`` (at least epsilon) four times finer than the table's bins;
 - ``table``: ``ap_ufixed<18, 1, AP_RND_CONV, AP_SAT>``;
+- ``rsqrt``: with a Newton step ``ap_ufixed<max(2 log2(table_size) + 4, W_table), 1>``
+  (truncating), else ``table``;
 - ``norm``: ``ap_fixed<Fn + In, In>`` with ``In = ceil(log2(n) / 2) + 2`` (``|z| <= sqrt(n - 1)``)
   and ``Fn = F_out + 6`` for an output with ``F_out`` fractional bits.
 
@@ -85,6 +91,7 @@ class InstanceNormalization(hls4ml.model.layers.Layer):
         Attribute("epsilon", value_type=float),
         ConfigurableAttribute("reuse_factor", default=1),
         ConfigurableAttribute("table_size", default=1024),
+        ConfigurableAttribute("newton_steps", default=0),
         WeightAttribute("scale"),
         WeightAttribute("bias"),
         TypeAttribute("scale"),
@@ -145,9 +152,9 @@ def _explicit_precision(node, var: str):
 
 
 def internal_types(node) -> dict:
-    """The C++ types of one node: ``accum``, ``variance``, ``table``, ``norm`` (set or default),
-    ``inv`` (1/sqrt, exact) and ``inv_n`` (1/n), as hls4ml ``FixedPrecisionType``; plus the table
-    mantissa bits and epsilon as raw ``var_t`` bits."""
+    """The C++ types of one node: ``accum``, ``variance``, ``table``, ``rsqrt``, ``norm`` (set or
+    default), ``inv`` (1/sqrt, exact) and ``inv_n`` (1/n), as hls4ml ``FixedPrecisionType``; plus
+    the table mantissa bits, the Newton steps and epsilon as raw ``var_t`` bits."""
     n = int(node.get_attr("n_spatial"))
     table_size = int(node.get_attr("table_size"))
     if table_size < 4 or table_size & (table_size - 1):
@@ -169,6 +176,19 @@ def internal_types(node) -> dict:
         var_int + var_frac, var_int, signed=False
     )
     table = _explicit_precision(node, "table") or _DEFAULT_TABLE
+    steps = int(node.get_attr("newton_steps"))
+    if steps not in (0, 1):
+        raise ValueError(f"{node.name}: NewtonSteps must be 0 or 1, got {steps}")
+    rsqrt = table
+    if steps:
+        rsqrt = _explicit_precision(node, "rsqrt") or FixedPrecisionType(
+            max(2 * mantissa_bits + 6, table.width), 1, signed=False)
+        if (rsqrt.signed or rsqrt.integer != 1 or rsqrt.width < table.width
+                or rsqrt.rounding_mode not in (None, RoundingMode.TRN)
+                or rsqrt.saturation_mode not in (None, SaturationMode.WRAP)):
+            raise ValueError(f"{node.name}: the 'rsqrt' precision must be an ap_ufixed<W,1> "
+                             f"with W >= {table.width} and the default (truncating) modes, "
+                             f"got {rsqrt}")
     w_out, i_out, _ = _fixed(node.get_output_variable().type.precision, "output")
     f_out = w_out - i_out
     norm_int = math.ceil(math.log2(n) / 2) + 2
@@ -178,7 +198,7 @@ def internal_types(node) -> dict:
 
     v_w, v_i, _ = _fixed(variance, "'variance' precision")
     v_f = v_w - v_i
-    t_w, t_i, _ = _fixed(table, "'table' precision")
+    t_w, t_i, _ = _fixed(rsqrt, "'rsqrt' precision")
     k_min, k_max = math.floor(-v_f / 2), math.floor((v_i - 1) / 2)
     inv = FixedPrecisionType(t_w + k_max - k_min, t_i - k_min, signed=False)
 
@@ -191,6 +211,8 @@ def internal_types(node) -> dict:
         "accum": accum,
         "variance": variance,
         "table": table,
+        "rsqrt": rsqrt,
+        "newton_steps": steps,
         "norm": norm,
         "inv": inv,
         "inv_n": FixedPrecisionType(33, 1, signed=False),
@@ -205,11 +227,13 @@ _CONFIG_TEMPLATE = """struct config{index} : nnet::instancenorm_config {{
     static const unsigned table_size = {table_size};
     static const unsigned table_mantissa_bits = {mantissa_bits};
     static const unsigned long long epsilon_raw = {epsilon_raw}ULL;
+    static const unsigned newton_steps = {newton_steps};
     static const unsigned io_type = nnet::{iotype};
     static const unsigned reuse_factor = {reuse};
     typedef {accum} accum_t;
     typedef {variance} var_t;
     typedef {table} table_t;
+    typedef {rsqrt} rsqrt_t;
     typedef {inv} inv_t;
     typedef {norm} norm_t;
     typedef {inv_n} inv_n_t;
@@ -232,10 +256,11 @@ class InstanceNormConfigTemplate(LayerConfigTemplate):
         params = self._default_config_params(node)
         types = internal_types(node)
         converter = APTypeConverter()
-        for key in ("accum", "variance", "table", "norm", "inv", "inv_n"):
+        for key in ("accum", "variance", "table", "rsqrt", "norm", "inv", "inv_n"):
             params[key] = converter.convert(types[key]).definition_cpp()
         params["mantissa_bits"] = types["mantissa_bits"]
         params["epsilon_raw"] = types["epsilon_raw"]
+        params["newton_steps"] = types["newton_steps"]
         return self.template.format(**params)
 
 

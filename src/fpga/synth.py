@@ -1,12 +1,15 @@
-"""The Level-1 trigger student, its RTL simulated with Verilator and synthesized with Yosys.
+"""The Level-1 trigger students, their RTL simulated with Verilator and synthesized with Yosys.
 
 :func:`trigger_student` distils chapter 7's recommended detector into :data:`TRIGGER_SPEC`
 (4x4 average pooling to 10x10, one 8-unit ``QDense`` layer, 8-bit weights and activations).
-:func:`trigger_report` converts it with hls4ml (:data:`TRIGGER_SETTINGS`), writes its RTL
-(:mod:`src.fpga.rtl`), checks the RTL's integer arithmetic and a Verilator simulation against
-hls4ml's C++ emulation, synthesizes it with ``yosys synth_xilinx -family xcup`` and stores the
-numbers in ``models/<profile>/trigger_student/synth/report.json``. Without Yosys or Verilator
-the committed report is read instead (its ``measured_here`` is then false).
+:func:`window_student` is the same network on :data:`WINDOW_SPEC`'s inputs: the window images
+of the jet finder's axis (:func:`src.data.preprocess.window_images`), without the per-jet
+centring, rotation, flip and normalization, which then need no firmware.
+:func:`trigger_report` converts one of them with hls4ml (:data:`TRIGGER_SETTINGS`), writes its
+RTL (:mod:`src.fpga.rtl`), checks the RTL's integer arithmetic and a Verilator simulation
+against hls4ml's C++ emulation, synthesizes it with ``yosys synth_xilinx -family xcup`` and
+stores the numbers in ``models/<profile>/<name>/synth/report.json``. Without Yosys or
+Verilator the committed report is read instead (its ``measured_here`` is then false).
 
 Clock estimate: the longest register-to-register path of the netlist, each cell on it costing
 :data:`DELAYS` (an assumed UltraScale+ -2 model: a LUT with its net ~0.5 ns, a carry cell or
@@ -33,7 +36,7 @@ import numpy as np
 from ..analysis.anomaly import RECOMMENDED_SCORE, ship_score
 from ..analysis.independence import stacked_auc
 from ..analysis.scan import FIT_JETS
-from ..compress.distill import STUDENT_GOAL, student
+from ..compress.distill import STUDENT_GOAL, student, student_inputs
 from ..compress.recommended import QCD_MODEL, study_kl
 from ..config import Profile, models_dir
 from ..data.splits import split_images
@@ -51,6 +54,12 @@ from .rtl import Rtl, network_from_hls, reference, verilog
 TRIGGER_MODEL = "trigger_student"
 #: Its architecture: no convolution, 10x10 pooled input, 8 hidden units, 8-bit quantizers.
 TRIGGER_SPEC = StudentSpec(filters=(), input_pool=4, dense=8, bits=8, integer_bits=2)
+#: Store name of the trigger student of window images (``models/<profile>/<name>``).
+WINDOW_MODEL = "trigger_student_window"
+#: The same network, on window images instead of preprocessed ones.
+WINDOW_SPEC = dataclasses.replace(TRIGGER_SPEC, inputs="window")
+#: Architecture of each trigger student, by store name.
+TRIGGER_SPECS = {TRIGGER_MODEL: TRIGGER_SPEC, WINDOW_MODEL: WINDOW_SPEC}
 #: hls4ml conversion settings (those of the book's student: ``ap_ufixed<16,0>`` pixels).
 TRIGGER_SETTINGS: dict[str, Any] = {"io_type": "io_parallel", **REFERENCE_IMPLEMENTATION,
                                     **BOOK_SETTINGS["student"]}
@@ -68,15 +77,22 @@ SYNTH_DIR, REPORT_FILE = "synth", "report.json"
 YOSYS_SCRIPT = "synth_xilinx -family xcup -flatten -noiopad -top {top}"
 
 
-def trigger_student(profile: Profile, verbose: int = 0):
-    """The trigger student of chapter 7's recommended model (fitting the teacher's score rule
-    first where the profile has none yet, as :func:`src.compress.recommended.shipped` does)."""
+def trigger_student(profile: Profile, verbose: int = 0, name: str = TRIGGER_MODEL):
+    """The trigger student ``name`` (of :data:`TRIGGER_SPECS`) of chapter 7's recommended model
+    (fitting the teacher's score rule first where the profile has none yet, as
+    :func:`src.compress.recommended.shipped` does)."""
     directory = models_dir(profile)
     if not (directory / QCD_MODEL / SCORE_FILE).is_file():
         ship_score(trained(profile, QCD_MODEL, verbose), directory / QCD_MODEL,
                    split_images(profile, "qcd", "train")[:FIT_JETS], seed=profile.seed)
-    return student(profile, verbose, teacher_name=QCD_MODEL, name=TRIGGER_MODEL,
-                   spec=TRIGGER_SPEC)
+    return student(profile, verbose, teacher_name=QCD_MODEL, name=name,
+                   spec=TRIGGER_SPECS[name])
+
+
+def window_student(profile: Profile, verbose: int = 0):
+    """The trigger student of window images (:data:`WINDOW_SPEC`), ``models/<profile>/``
+    :data:`WINDOW_MODEL`."""
+    return trigger_student(profile, verbose, WINDOW_MODEL)
 
 
 def tool_versions() -> dict[str, str | None]:
@@ -90,7 +106,7 @@ def tool_versions() -> dict[str, str | None]:
 
 
 def input_codes(images: np.ndarray, bits_frac: int) -> np.ndarray:
-    """Unit-sum images as the input codes hls4ml's bridge makes of them (truncation)."""
+    """Images in [0, 1) as the input codes hls4ml's bridge makes of them (truncation)."""
     return np.floor(np.asarray(images, np.float64).reshape(len(images), -1)
                     * 2.0 ** bits_frac).astype(np.int64)
 
@@ -229,11 +245,13 @@ def critical_path(netlist: dict, top: str) -> dict[str, Any]:
             "fmax_mhz": round(1e3 / path_ns, 1), "delays_ns": DELAYS, "register_ns": REGISTER_NS}
 
 
-def trigger_report(profile: Profile, verbose: int = 0, refresh: bool = False) -> dict[str, Any]:
-    """Train (or load) the trigger student, write its RTL and measure it (see the module
-    docstring); returns the report, measured now or read from the committed file."""
-    model = trigger_student(profile, verbose)
-    folder = models_dir(profile) / TRIGGER_MODEL
+def trigger_report(profile: Profile, verbose: int = 0, refresh: bool = False,
+                   name: str = TRIGGER_MODEL) -> dict[str, Any]:
+    """Train (or load) the trigger student ``name`` (of :data:`TRIGGER_SPECS`), write its RTL
+    and measure it (see the module docstring); returns the report, measured now or read from
+    the committed file."""
+    model = trigger_student(profile, verbose, name)
+    folder = models_dir(profile) / name
     with quiet():
         hls_model, _ = ensure_project(model, project_dir(folder), **TRIGGER_SETTINGS)
     network = network_from_hls(hls_model)
@@ -247,7 +265,7 @@ def trigger_report(profile: Profile, verbose: int = 0, refresh: bool = False) ->
             raise FileNotFoundError(f"{target}: no report of this RTL, and yosys or verilator "
                                     "is missing (apt-get install yosys verilator)")
         return {**old, "measured_here": False}
-    report = _measure(profile, model, hls_model, network, design, versions)
+    report = _measure(profile, name, model, hls_model, network, design, versions)
     report["rtl"]["sha256"] = digest
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as tmp:
@@ -255,11 +273,13 @@ def trigger_report(profile: Profile, verbose: int = 0, refresh: bool = False) ->
     return {**report, "measured_here": True}
 
 
-def _measure(profile: Profile, model, hls_model, network, design: Rtl,
+def _measure(profile: Profile, name: str, model, hls_model, network, design: Rtl,
              versions: dict[str, str | None]) -> dict[str, Any]:
-    """The numbers of :func:`trigger_report`, measured now."""
+    """The numbers of :func:`trigger_report`, measured now: the teacher on the preprocessed
+    test images, the student on its own inputs of the same jets."""
+    spec = TRIGGER_SPECS[name]
     test = {p: split_images(profile, p, "test") for p in ("qcd", "top")}
-    images = np.concatenate([test["qcd"], test["top"]])
+    images = np.concatenate([student_inputs(profile, spec, p, "test") for p in ("qcd", "top")])
     labels = np.r_[np.zeros(len(test["qcd"])), np.ones(len(test["top"]))]
     with quiet():
         emulated = emulate(hls_model, images[..., None], n_workers=profile.workers,
@@ -277,7 +297,8 @@ def _measure(profile: Profile, model, hls_model, network, design: Rtl,
         synthesis = synthesize(design, Path(tmp))
     firmware_auc = stacked_auc(emulated[labels == 0], emulated[labels == 1])
     return {
-        "model": {"name": TRIGGER_MODEL, "teacher": QCD_MODEL, "spec": dataclasses.asdict(TRIGGER_SPEC),
+        "model": {"name": name, "teacher": QCD_MODEL, "spec": dataclasses.asdict(spec),
+                  "input_max": float(images.max()),
                   "params": int(model.count_params()), "products": network.multiplications,
                   "settings": {k: v for k, v in TRIGGER_SETTINGS.items() if k != "layer_config"}},
         "auc": {"teacher": teacher_auc, "teacher_score": RECOMMENDED_SCORE,

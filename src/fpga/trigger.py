@@ -29,10 +29,10 @@ def placeholders() -> dict[str, Any]:
     return {name: "(not measured)" if name in text else float("nan") for name in GLUE_NAMES}
 
 
-def can_report(profile: Profile) -> bool:
-    """Whether :func:`trigger_report` can run: Yosys and Verilator are installed, or the
-    profile's report is committed."""
-    report = models_dir(profile) / TRIGGER_MODEL / SYNTH_DIR / REPORT_FILE
+def can_report(profile: Profile, name: str = TRIGGER_MODEL) -> bool:
+    """Whether :func:`trigger_report` can run for the student ``name``: Yosys and Verilator
+    are installed, or the profile's report is committed."""
+    report = models_dir(profile) / name / SYNTH_DIR / REPORT_FILE
     return None not in tool_versions().values() or report.is_file()
 
 
@@ -133,3 +133,23 @@ def readable_verdict(table: pd.DataFrame) -> pd.DataFrame:
             else f"{float(table.loc[key, column]):.4g} {'✓' if table.loc[f'{key} ok', column] else '✗'}"
             for column in table.columns}
     return pd.DataFrame(rows).T
+
+
+def student_comparison(reports: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The trigger students side by side, one column per report of
+    :func:`src.fpga.synth.trigger_report`: the firmware's AUC and its ratio to the teacher's,
+    the synthesized resources and latency, and the RTL simulation's mismatches (as text)."""
+    capacity = device_capacity(U250_PART)
+    columns = {}
+    for label, report in reports.items():
+        ys, auc = report["yosys"], report["auc"]
+        columns[label] = {
+            "parameters": f"{report['model']['params']:,}",
+            "AUC top vs QCD (firmware)": f"{auc['student_firmware']:.4f}",
+            "fraction of the teacher's AUC": f"{auc['ratio']:.3f}",
+            "LUT (% of the U250)": f"{ys['LUT']:,} ({100 * ys['LUT'] / capacity['LUT']:.2f}%)",
+            "FF": f"{ys['FF']:,}", "DSP": f"{ys['DSP48E2']:,}",
+            "latency [ns]": f"{report['rtl']['latency_cycles'] * CLOCK_NS:.0f}",
+            "Verilator mismatches": f"{report['verilator']['mismatches']} of "
+                                    f"{report['verilator']['jets']:,} jets"}
+    return pd.DataFrame(columns)

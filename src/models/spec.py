@@ -118,6 +118,10 @@ def _validate(spec: ModelSpec) -> None:
              f"a quantized leaky ReLU needs negative_slope 0 or a power of two, got {slope}")
 
 
+#: What a student sees of a jet: ``standard``, the preprocessed unit-sum image (centred,
+#: rotated, flipped, normalized); ``window``, the window image of the Level-1 jet finder's
+#: axis without any per-jet preprocessing (:func:`src.data.preprocess.window_images`).
+STUDENT_INPUTS = ("standard", "window")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +130,8 @@ class StudentSpec:
     ReLU and a 2x2 max pooling; ``filters=()`` has no conv (pooled input straight into the
     dense layers, the Level-1 trigger student of :mod:`src.fpga.synth`). Kernels and biases
     use ``quantized_bits(bits, integer_bits, alpha=1)``, activations
-    ``quantized_relu(bits, integer_bits)``."""
+    ``quantized_relu(bits, integer_bits)``. ``inputs`` (one of :data:`STUDENT_INPUTS`) names
+    the images it takes; the network is the same for both."""
 
     kind: str = "student"
     image_size: int = 40
@@ -136,12 +141,14 @@ class StudentSpec:
     dense: int = 16
     bits: int = 16
     integer_bits: int = 6
+    inputs: str = "standard"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
         size = self.image_size // self.input_pool
         if (self.kind != "student" or self.image_size % self.input_pool
-                or size % 2 ** len(self.filters) or self.bits < 2 or self.integer_bits < 0):
+                or size % 2 ** len(self.filters) or self.bits < 2 or self.integer_bits < 0
+                or self.inputs not in STUDENT_INPUTS):
             raise ValueError(f"invalid StudentSpec: {self}")
 
     @classmethod

@@ -36,8 +36,9 @@ WEIGHTS_FILE = "weights.h5"
 SCORE_FILE = "score.json"
 #: Entries of ``spec.json`` that name an architecture, and the spec class of each.
 ARCHITECTURES: dict[str, type] = {"model": ModelSpec, "student": StudentSpec}
-#: Fields added after models were first saved: an older record reads as their defaults.
-_LATER_FIELDS = ("bits", "integer_bits", "input_transform")
+#: Fields added after models were first saved, per architecture entry: an older record
+#: reads as their defaults.
+_LATER_FIELDS = {"model": ("bits", "integer_bits", "input_transform"), "student": ("inputs",)}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -80,8 +81,9 @@ def read_record(path: str | os.PathLike) -> dict:
     missing or not JSON).
 
     A ``model`` entry written before the quantization fields or the input transform existed
-    reads as a float spec on plain pixels (the fields get their defaults), so older caches
-    still match their settings.
+    reads as a float spec on plain pixels, a ``student`` entry written before ``inputs``
+    existed as a student of preprocessed images (the fields get their defaults), so older
+    caches still match their settings.
     """
     spec_path = Path(path) / SPEC_FILE
     if not spec_path.is_file():
@@ -89,9 +91,10 @@ def read_record(path: str | os.PathLike) -> dict:
     record = _read_json(spec_path)
     if not isinstance(record, dict):
         raise ValueError(f"{spec_path}: expected a JSON object")
-    if isinstance(record.get("model"), dict):
-        record["model"] = {**{name: getattr(ModelSpec, name) for name in _LATER_FIELDS},
-                           **record["model"]}
+    for entry, names in _LATER_FIELDS.items():
+        if isinstance(record.get(entry), dict):
+            cls = ARCHITECTURES[entry]
+            record[entry] = {**{name: getattr(cls, name) for name in names}, **record[entry]}
     return record
 
 

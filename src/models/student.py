@@ -21,7 +21,8 @@ from .spec import StudentSpec
 
 def build_student(spec: StudentSpec | None = None) -> keras.Model:
     """The student network (default :class:`StudentSpec` when ``spec`` is None):
-    ``(N, 40, 40, 1)`` unit-sum images -> ``(N, 1)`` score."""
+    ``(N, 40, 40, 1)`` images (unit-sum, or window images for ``spec.inputs == "window"``)
+    -> ``(N, 1)`` score."""
     spec = spec or StudentSpec()
 
     def quantizer() -> quantized_bits:
@@ -49,6 +50,7 @@ def build_student(spec: StudentSpec | None = None) -> keras.Model:
 
 def student_scores(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Anomaly score of a student per image (higher = more anomalous): its estimate of the
-    teacher's log KL-total, standardized on the QCD training jets."""
+    teacher's log KL-total, standardized on the QCD training jets. ``images`` are those its
+    ``spec.inputs`` names (:func:`src.compress.distill.student_inputs` reads them)."""
     x = as_model_input(images, model.input_shape[1])
     return model.predict(x, batch_size=batch_size, verbose=0)[:, 0].astype(np.float64)

@@ -6,7 +6,8 @@
 // For every channel c of one sample, over its n_spatial positions s:
 //   mean_c = sum_s x[s, c] / n                       (accum_t)
 //   var_c  = sum_s (x[s, c] - mean_c)^2 / n          (var_t, population variance, two passes)
-//   r_c    = 1 / sqrt(var_c + epsilon)               (lookup table, see instancenorm_rsqrt)
+//   r_c    = 1 / sqrt(var_c + epsilon)               (lookup table and newton_steps Newton-Raphson
+//                                                     steps, see instancenorm_rsqrt)
 //   y[s,c] = gamma_c * ((x[s, c] - mean_c) * r_c) + beta_c
 // with (x - mean) * r held in norm_t. The precisions are set in Python (src/hls_instancenorm.py).
 
@@ -26,6 +27,8 @@ struct instancenorm_config {
     static const unsigned table_mantissa_bits = 9;
     // epsilon as the raw bits of a var_t value
     static const unsigned long long epsilon_raw = 1;
+    // Newton-Raphson steps refining the table's 1/sqrt (0 or 1), computed in rsqrt_t
+    static const unsigned newton_steps = 0;
 
     static const unsigned io_type = io_parallel;
     static const unsigned reuse_factor = 1;
@@ -33,6 +36,7 @@ struct instancenorm_config {
     typedef ap_fixed<34, 15> accum_t;       // sums, mean and deviations
     typedef ap_ufixed<42, 21> var_t;        // sum of squared deviations, variance, variance + epsilon
     typedef ap_ufixed<18, 1> table_t;       // 1/sqrt(m) for a mantissa m in [1, 4)
+    typedef ap_ufixed<18, 1> rsqrt_t;       // 1/sqrt(m) after the Newton-Raphson step (truncated)
     typedef ap_ufixed<40, 12> inv_t;        // 1/sqrt(var + epsilon), wide enough to hold any table entry shifted
     typedef ap_fixed<23, 7> norm_t;         // (x - mean) / sqrt(var + epsilon)
     typedef ap_ufixed<33, 1> inv_n_t;       // 1 / n_spatial
@@ -56,7 +60,11 @@ template <typename CONFIG_T> void init_instancenorm_table(typename CONFIG_T::tab
 // 1/sqrt(v) for v > 0, in the manner of a floating-point reciprocal square root:
 // v = m * 4^k with m in [1, 4) (the leading one of v gives k and whether m < 2),
 // 1/sqrt(v) = table(m) * 2^-k. The relative error of the table is at most about
-// 2^-(table_mantissa_bits + 2) plus the rounding of table_t; the shift by k is exact in inv_t.
+// 2^-(table_mantissa_bits + 2) plus the rounding of table_t. With newton_steps = 1 the table
+// value t is refined once, t (3 - m t^2) / 2, with m truncated to rsqrt_t's fractional bits and
+// the product exact, then truncated to rsqrt_t: the relative error becomes about 1.5 times its
+// square plus the truncations. The shift by k is exact in inv_t. The step costs three products
+// per channel and sample, not per pixel.
 template <typename CONFIG_T>
 typename CONFIG_T::inv_t instancenorm_rsqrt(typename CONFIG_T::var_t v,
                                             const typename CONFIG_T::table_t table[CONFIG_T::table_size]) {
@@ -64,6 +72,7 @@ typename CONFIG_T::inv_t instancenorm_rsqrt(typename CONFIG_T::var_t v,
     const int vw = CONFIG_T::var_t::width;
     const int vf = CONFIG_T::var_t::width - CONFIG_T::var_t::iwidth;
     const int mb = CONFIG_T::table_mantissa_bits;
+    const int rf = CONFIG_T::rsqrt_t::width - CONFIG_T::rsqrt_t::iwidth;
 
     ap_uint<vw> bits = v.range(vw - 1, 0);
     int lead = 0;
@@ -84,7 +93,18 @@ LeadingOne:
     ap_uint<mb> mantissa = wide; // the mb bits below the leading one
     unsigned index = odd * (CONFIG_T::table_size / 2) + mantissa.to_uint();
 
-    typename CONFIG_T::inv_t r = table[index];
+    typename CONFIG_T::rsqrt_t t = table[index];
+    if (CONFIG_T::newton_steps > 0) {
+        ap_uint<vw + rf + 2> aligned = bits;
+        aligned <<= (rf + odd);
+        aligned >>= lead; // floor(m * 2^rf)
+        ap_ufixed<rf + 2, 2> m;
+        m.range(rf + 1, 0) = aligned.range(rf + 1, 0);
+        const ap_ufixed<2, 2> three = 3;
+        const ap_ufixed<1, 0> half = 0.5;
+        t = t * (three - m * t * t) * half;
+    }
+    typename CONFIG_T::inv_t r = t;
     if (k > 0) {
         r = r >> k;
     } else {
