@@ -13,8 +13,8 @@
 # encoder of chapter 2, with {glue:text}`full_params` parameters and {glue:text}`full_macs` million
 # multiplications per image, is far from that. The study took two steps, which we repeat:
 #
-# 1. a **reduced encoder**, the same residual layout with three narrow stages (16, 20 and 4 filters)
-#    and a linear `conv_fin` before the heads, trained with the full decoder like the big one;
+# 1. a **reduced encoder**, the same residual layout with three narrow stages ({glue:text}`reduced_filters`
+#    filters) and a linear `conv_fin` before the heads, trained with the full decoder like the big one;
 # 2. **quantization-aware training** (QAT) with QKeras {cite}`coelho2021`: kernels, biases and
 #    activations become fixed-point numbers `<16,6>`, QKeras' `quantized_bits(16, 6)`: 16 bits, 6
 #    of them integer bits besides the sign. The forward pass rounds to that grid, while the
@@ -53,8 +53,8 @@ teacher, reduced = trained(P, "jointvae"), quantize.float_reduced(P)
 quantized = quantize.quantized_reduced(P)
 full_macs = sum(count_macs(teacher.encoder).values())
 qat = quantize.qat_train_spec(P)  # the <16,6> twin's fine-tune
-for name, value in {"n_test_qcd": len(qcd), "n_test_top": len(top), "qat_epochs": qat.epochs,
-                    "qat_lr": qat.learning_rate, "full_params": f"{teacher.encoder.count_params():,}",
+for name, value in {"n_test_qcd": len(qcd), "n_test_top": len(top), "qat_epochs": qat.epochs, "qat_lr": qat.learning_rate,
+                    "full_params": f"{teacher.encoder.count_params():,}", "reduced_filters": "{}, {} and {}".format(*quantize.reduced_spec(P).filters),
                     "full_macs": round(full_macs / 1e6, 1), "hls_limit_source": HLS_PARAMETER_LIMIT.source,
                     **{f"hls_limit_{k}": v for k, v in HLS_PARAMETER_LIMIT.values.items()}}.items():
     glue(name, value, display=False)

@@ -10,8 +10,8 @@
 # # Can the encoder run in a trigger FPGA?
 #
 # The last step of the study takes the quantized reduced encoder of chapter 5 through hls4ml
-# {cite}`duarte2018,aarrestad2021` into a high-level-synthesis (HLS) project for an AMD Xilinx
-# Alveo U250 card at a 5 ns clock (200 MHz). The study wrote the missing instance normalization
+# {cite}`duarte2018,aarrestad2021` into a high-level-synthesis (HLS) project for an {glue:text}`study_card`
+# card at a {glue:text}`study_clock` clock ({glue:text}`study_tool`, {glue:text}`study_hw_source`). The study wrote the missing instance normalization
 # for hls4ml, synthesized some blocks, extrapolated the largest linearly and concluded that the
 # encoder does not fit one FPGA. Its C-simulation, the bit-accurate software model of the firmware,
 # took {glue:text}`study_csim_time` for about {glue:text}`study_csim_images` test images
@@ -42,22 +42,22 @@ from src.analysis import tables
 from src.config import get_profile
 from src.data.splits import labelled
 from src.fpga import convert, crosscheck, exact, feasibility, firmware, plots, search
-from src.study import CSIM, TABLE_3_5
+from src.study import CSIM, HARDWARE, TABLE_3_5
 
 style.use()
 P = get_profile(profile)
 names, targets = feasibility.NAMES, feasibility.TARGETS
 models = firmware.book_models(P)
 images, labels = labelled(P, "test")
-glue("n_test", len(images), display=False)
-glue("n_test_qcd", int((labels == 0).sum()), display=False)
-glue("n_test_top", int((labels == 1).sum()), display=False)
-glue("student_params", int(models["student"].count_params()), display=False)
-glue("encoder_params", int(models["reduced encoder"].count_params()), display=False)
-glue("study_csim_time", firmware.study_csim_time(), display=False)
-glue("study_csim_images", f"{CSIM.values['images']:,}", display=False)
-glue("study_csim_source", CSIM.source, display=False)
-for name, value in {"target_latency_us": f"{targets.latency_ns / 1000:g}", "target_auc_gap": targets.auc_gap,
+clock = HARDWARE.values["clock_ns"]
+for name, value in {"n_test": len(images), "n_test_qcd": int((labels == 0).sum()),
+                    "n_test_top": int((labels == 1).sum()), "student_params": int(models["student"].count_params()),
+                    "encoder_params": int(models["reduced encoder"].count_params()),
+                    "study_csim_time": firmware.study_csim_time(), "study_csim_images": f"{CSIM.values['images']:,}",
+                    "study_csim_source": CSIM.source, "study_card": HARDWARE.values["card"],
+                    "study_tool": HARDWARE.values["tool"], "study_hw_source": HARDWARE.source,
+                    "study_clock": f"{clock:g} ns ({1e3 / clock:g} MHz)",
+                    "target_latency_us": f"{targets.latency_ns / 1000:g}", "target_auc_gap": targets.auc_gap,
                     "target_stretch_ns": f"{targets.stretch_latency_ns:g}", "target_pct": f"{targets.resource_pct:g}"}.items():
     glue(name, value, display=False)
 

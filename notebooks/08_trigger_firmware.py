@@ -54,7 +54,7 @@ from src.analysis.tables import show
 from src.config import get_profile
 from src.data.preprocess import WINDOW_SCALE
 from src.data.splits import labelled
-from src.fpga import exact, firmware, plots, synth, trigger
+from src.fpga import blocks, exact, firmware, plots, synth, trigger
 from src.study import CSIM
 
 style.use()
@@ -197,6 +197,42 @@ else:
 # above 5% with products in LUTs, DSPs above 5% with products in DSPs); the synthesis, a
 # measurement, meets both with the products in LUTs, because a product by a constant 8-bit
 # weight is a handful of shifted additions, not a general multiplier.
+#
+# ## The study's Table 3.5, one block measured
+#
+# For the study's block "conv2_b1_1" (our `dconv_b2`, chapter 6) the estimator with products in
+# DSPs asks for {glue:text}`blk_est_dsp` DSPs where the study's Vivado HLS reported
+# {glue:text}`blk_study_dsp`, next to {glue:text}`blk_study_lut` LUTs. `src/fpga/blocks.py`
+# writes one output pixel of that convolution, with the study's `ap_fixed<16,6>` types and our
+# weights, as the same shift-and-add RTL and synthesizes it.
+
+# %% tags=["hide-input"]
+block = blocks.block_report(P)
+if block is None:
+    display(Markdown(trigger.missing_text(P)))
+    for name in blocks.GLUE_NAMES:
+        glue(name, "(not measured)", display=False)
+else:
+    block_table = blocks.block_table(block, encoder)
+    for name, value in blocks.glue_values(block, block_table).items():
+        glue(name, value, display=False)
+    display(Markdown(trigger.source_text(block)))
+    display(show(block_table, caption="The study's block \"conv2_b1_1\": Vivado HLS, the "
+                 "estimator (all output pixels at once) and Yosys"))
+
+# %% [markdown]
+# One output pixel has {glue:text}`blk_products` products by non-zero weights (the grouped
+# convolution's other weights are zero); synthesized they take {glue:text}`blk_pixel_lut` LUTs
+# and no DSP, and {glue:text}`blk_pixels` pixels at once {glue:text}`blk_all_lut` LUTs;
+# Verilator reproduces exact arithmetic on {glue:text}`blk_check_inputs` random inputs with
+# {glue:text}`blk_mismatches` mismatches. This is how the study's run can report
+# {glue:text}`blk_study_dsp` DSPs: products by constants become logic, not multipliers, and the
+# estimator's DSP mapping does not describe what the tools build. Its LUT mapping errs the other
+# way at 16 bits: {glue:text}`blk_est_conv_lut` LUTs for the same products,
+# {glue:text}`blk_est_ratio` times the synthesis (at the trigger student's 8 bits,
+# {glue:text}`trig_est_lut_ratio` times).
+# The rest of the study's LUTs belongs to what this RTL leaves out: the normalization, whose
+# products multiply two variables, and the activation; and the study's weights are not ours.
 #
 # ## A student without the preprocessing
 #

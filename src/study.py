@@ -78,6 +78,10 @@ TABLE_3_5 = Quoted(
      "final block": ((5, 5, 4, 2), 851, 91_763, 28_074, 377)},
     "thesis section 3.6.2, Table 3.5 and eq. 3.14 (paper Table 4)")
 
+#: The study's FPGA flow: the card, its target clock period [ns] and the HLS tool.
+HARDWARE = Quoted({"card": "AMD Xilinx Alveo U250", "clock_ns": 5.0, "tool": "Vivado HLS 2020.1"},
+                  "thesis section 3.6")
+
 #: C-simulation of the HLS encoder: 31 h 53 min for about 50,000 test images.
 CSIM = Quoted({"seconds": 31 * 3600 + 53 * 60, "images": 50_000},
               "thesis section 3.6.2")

@@ -36,7 +36,7 @@ HEADLINES = {
     ("07_model_independence", "rec_auc_window"), ("07_model_independence", "rs_auc_top"),
     ("08_trigger_firmware", "profiled_median"), ("08_trigger_firmware", "numpy_vs_study"),
     ("08_trigger_firmware", "trig_lut"), ("08_trigger_firmware", "trig_latency_ns"),
-    ("08_trigger_firmware", "win_ratio"),
+    ("08_trigger_firmware", "win_ratio"), ("08_trigger_firmware", "blk_all_lut"),
 }
 #: Glue names whose values are timings (they vary from run to run and machine to machine).
 TIMINGS = {"train_minutes", "student_compile_s", "emu_images_per_s", "emu_seconds_50k",

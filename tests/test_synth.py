@@ -1,6 +1,7 @@
-"""The RTL of a tiny seeded student against hls4ml's C++ (g++) and a Verilator simulation,
-its Yosys synthesis, and the committed trigger report. Tests that need g++, Verilator or
-Yosys are marked ``hls`` and skipped when the tool is absent."""
+"""The RTL of tiny seeded students simulated with Verilator against the NumPy fixed-point
+emulation (FirmwareModel) and hls4ml's C++ (g++), its Yosys synthesis, and the committed
+trigger report. Tests that need g++, Verilator or Yosys are marked ``hls`` and skipped when
+the tool is absent."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from src.backend import seed_everything
 from src.config import PROFILES, models_dir
 from src.fpga.convert import convert, ensure_project
 from src.fpga.emulate import emulate
-from src.fpga.rtl import network_from_hls, reference, verilog
+from src.fpga.fixedpoint import FirmwareModel
+from src.fpga.rtl import network_from_hls, verilog
 from src.fpga.synth import (
     LEVELS_PER_STAGE,
     REPORT_FILE,
@@ -49,25 +51,53 @@ REPORT = models_dir(PROFILES["default"]) / TRIGGER_MODEL / SYNTH_DIR / REPORT_FI
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A seeded 8x8-input student without convolution, its hls4ml project and RTL."""
-    seed_everything(3)
-    model = build_student(StudentSpec(image_size=8, input_pool=2, filters=(), dense=4, bits=8,
-                                      integer_bits=2))
-    rng = np.random.default_rng(3)
-    model.set_weights([rng.normal(0, 1.5, w.shape) for w in model.get_weights()])
+    model, rng = tiny_student(3)
     hls_model, _ = ensure_project(model, tmp_path_factory.mktemp("tiny") / "prj",
                                   **TRIGGER_SETTINGS)
     network = network_from_hls(hls_model)
-    images = rng.dirichlet(np.full(64, 0.3), 300).reshape(300, 8, 8)
-    return hls_model, network, verilog(network, module="tiny"), images
+    return hls_model, network, verilog(network, module="tiny"), tiny_images(rng)
+
+
+def tiny_student(seed: int, dense: int = 4, bits: int = 8):
+    """A seeded student of 8x8 images (2x2 pooling, no convolution) with random weights, and
+    the generator that drew them."""
+    seed_everything(seed)
+    model = build_student(StudentSpec(image_size=8, input_pool=2, filters=(), dense=dense,
+                                      bits=bits, integer_bits=2))
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 1.5, w.shape) for w in model.get_weights()])
+    return model, rng
+
+
+def tiny_images(rng: np.random.Generator, n: int = 300) -> np.ndarray:
+    """Sparse unit-sum 8x8 images."""
+    return rng.dirichlet(np.full(64, 0.3), n).reshape(n, 8, 8)
 
 
 @pytest.mark.hls
-def test_integer_reference_is_bit_identical_to_hls4ml(tiny):
-    hls_model, network, _, images = tiny
+def test_numpy_emulation_is_bit_identical_to_hls4ml(tiny):
+    hls_model, _, _, images = tiny
     emulated = emulate(hls_model, images[..., None], n_workers=1, progress=False)[:, 0]
-    ours = reference(network, input_codes(images, network.input.frac))[:, 0]
-    assert np.array_equal(ours / 2.0**network.output.frac, emulated)
+    numpy_emulated = FirmwareModel(hls_model).predict(images[..., None])[:, 0]
+    assert np.array_equal(numpy_emulated, emulated)
     assert len(np.unique(emulated)) > 50
+
+
+@pytest.mark.hls
+@needs_verilator
+@pytest.mark.parametrize("seed, dense, bits", [(3, 4, 8), (4, 6, 8), (7, 3, 6)])
+def test_verilator_simulation_matches_the_numpy_emulation(seed, dense, bits, tmp_path):
+    model, rng = tiny_student(seed, dense, bits)
+    hls_model = convert(model, tmp_path / "prj", write=False, **TRIGGER_SETTINGS)
+    network = network_from_hls(hls_model)
+    images = tiny_images(rng)
+    codes = FirmwareModel(hls_model).predict(images[..., None])[:, 0] \
+        * 2.0**network.output.fractional
+    simulated = simulate(verilog(network, module="tiny"),
+                         input_codes(images, network.input.fractional), tmp_path)
+    assert simulated.shape == (len(images),)  # one jet per clock, all came out
+    assert np.array_equal(simulated, codes)
+    assert len(np.unique(codes)) > 20  # a spread of values
 
 
 @pytest.mark.hls
@@ -75,9 +105,9 @@ def test_integer_reference_is_bit_identical_to_hls4ml(tiny):
 def test_verilator_simulation_is_bit_identical_to_hls4ml(tiny, tmp_path):
     hls_model, network, design, images = tiny
     emulated = emulate(hls_model, images[..., None], n_workers=1, progress=False)[:, 0]
-    simulated = simulate(design, input_codes(images, network.input.frac), tmp_path)
+    simulated = simulate(design, input_codes(images, network.input.fractional), tmp_path)
     assert simulated.shape == (len(images),)  # one jet per clock, all came out
-    assert np.array_equal(simulated / 2.0**network.output.frac, emulated)
+    assert np.array_equal(simulated / 2.0**network.output.fractional, emulated)
 
 
 @pytest.mark.hls

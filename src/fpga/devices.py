@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..study import HARDWARE
+
 #: Xilinx part of the Alveo U250 card used in the study.
 U250_PART = "xcu250-figd2104-2L-e"
 #: The study's target clock period [ns] (200 MHz).
-CLOCK_NS = 5.0
+CLOCK_NS = HARDWARE.values["clock_ns"]
 
 #: Resources of the FPGAs of the study, as Vivado counts them (BRAM in 18 Kb halves).
 #: Alveo U250 card (device xcu250-figd2104-2L-e) and Virtex UltraScale+ VU13P are the same die

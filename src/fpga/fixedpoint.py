@@ -85,6 +85,12 @@ class FixedType:
     def fractional(self) -> int:
         return self.width - self.integer
 
+    @property
+    def code_bounds(self) -> tuple[int, int]:
+        """Smallest and largest integer the type stores, in units of its LSB."""
+        low, high = self._bounds()
+        return int(low), int(high)
+
     def _bounds(self) -> tuple[float, float]:
         if self.signed:
             return -(2.0 ** (self.width - 1)), 2.0 ** (self.width - 1) - 1

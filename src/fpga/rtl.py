@@ -1,9 +1,10 @@
 """Synthesizable Verilog for a small hls4ml model, bit-identical to hls4ml's fixed-point C++.
 
 :func:`network_from_hls` reads the layers and C++ types of an ``io_parallel`` hls4ml model
-(average pooling, dense, ReLU) into a :class:`Network` of integer weight codes;
-:func:`reference` is its integer arithmetic in NumPy and :func:`verilog` writes it as one fully
-pipelined Verilog module (a new input every clock, II = 1). The arithmetic is hls4ml's:
+(average pooling, dense, ReLU) into a :class:`Network` of integer weight codes and
+:class:`~src.fpga.fixedpoint.FixedType` types; :func:`verilog` writes it as one fully pipelined
+Verilog module (a new input every clock, II = 1). Its NumPy model is
+:class:`~src.fpga.fixedpoint.FirmwareModel` of the same hls4ml model. The arithmetic is hls4ml's:
 exact products and sums in wide accumulators, then a cast to the layer's result type, which
 truncates toward minus infinity and wraps (``AP_TRN``, ``AP_WRAP``, the ``ap_fixed`` default)
 or rounds half to even and saturates (``AP_RND_CONV``, ``AP_SAT``, QKeras' quantized ReLU).
@@ -21,47 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Fixed:
-    """An ``ap_fixed``/``ap_ufixed`` type: ``width`` bits, ``integer`` of them above the
-    binary point (sign included); ``rounding`` is ``AP_RND_CONV`` (else ``AP_TRN``),
-    ``saturate`` ``AP_SAT`` (else ``AP_WRAP``)."""
-
-    width: int
-    integer: int
-    signed: bool = True
-    rounding: bool = False
-    saturate: bool = False
-
-    @property
-    def frac(self) -> int:
-        return self.width - self.integer
-
-    @property
-    def bounds(self) -> tuple[int, int]:
-        """Smallest and largest code."""
-        return (-(1 << (self.width - 1)), (1 << (self.width - 1)) - 1) if self.signed else (
-            0, (1 << self.width) - 1)
-
-    def cast(self, codes: np.ndarray, frac: int) -> np.ndarray:
-        """Codes with ``frac`` fractional bits (int64) converted to this type, as ``ap_fixed``
-        assignment does."""
-        v = np.asarray(codes, np.int64)
-        drop = frac - self.frac
-        if drop <= 0:
-            v = v << -drop
-        elif self.rounding:
-            q, half = v >> drop, 1 << (drop - 1)
-            rest = v - (q << drop)
-            v = q + ((rest > half) | ((rest == half) & (q & 1 == 1)))
-        else:
-            v = v >> drop
-        lo, hi = self.bounds
-        if self.saturate:
-            return np.clip(v, lo, hi)
-        v = v & ((1 << self.width) - 1)
-        return v - ((v > hi) << self.width) if self.signed else v
+from .fixedpoint import FixedType
 
 
 @dataclass(frozen=True)
@@ -72,8 +33,8 @@ class AvgPool:
 
     size: int
     shape: tuple[int, int, int]
-    accum: Fixed
-    result: Fixed
+    accum: FixedType
+    result: FixedType
 
 
 @dataclass(frozen=True)
@@ -85,27 +46,27 @@ class Dense:
     weight_frac: int
     bias: np.ndarray
     bias_frac: int
-    accum: Fixed
-    result: Fixed
+    accum: FixedType
+    result: FixedType
 
 
 @dataclass(frozen=True)
 class Relu:
     """``result(x)`` where ``x > 0``, else 0 (hls4ml's ``nnet::relu``)."""
 
-    result: Fixed
+    result: FixedType
 
 
 @dataclass(frozen=True)
 class Network:
     """The model as integer arithmetic: the input type and shape, then the layers."""
 
-    input: Fixed
+    input: FixedType
     input_shape: tuple[int, ...]
     layers: tuple = ()
 
     @property
-    def output(self) -> Fixed:
+    def output(self) -> FixedType:
         return self.layers[-1].result
 
     @property
@@ -115,13 +76,8 @@ class Network:
                        if isinstance(layer, Dense)))
 
 
-def _fixed(precision) -> Fixed:
-    return Fixed(int(precision.width), int(precision.integer), bool(precision.signed),
-                 str(precision.rounding_mode).upper().endswith("RND_CONV"),
-                 str(precision.saturation_mode).upper().endswith("SAT"))
-
-
-def _codes(values: np.ndarray, frac: int) -> np.ndarray:
+def fixed_codes(values: np.ndarray, frac: int) -> np.ndarray:
+    """Integer codes of values with ``frac`` fractional bits (an error if any is off the grid)."""
     codes = np.rint(np.asarray(values, np.float64) * 2.0 ** frac)
     if not np.array_equal(codes / 2.0 ** frac, values):
         raise ValueError("weights are not codes of their fixed-point type")
@@ -133,7 +89,7 @@ def network_from_hls(hls_model) -> Network:
     made of an input, average pooling, flatten, dense and ReLU layers."""
     layers, first = [], None
     for node in hls_model.get_layers():
-        kind, out = node.class_name, _fixed(node.get_output_variable().type.precision)
+        kind, out = node.class_name, FixedType.of(node.get_output_variable().type.precision)
         if kind == "Input":
             first = Network(out, tuple(int(d) for d in node.get_output_variable().shape))
         elif kind == "Pooling2D":
@@ -144,12 +100,12 @@ def network_from_hls(hls_model) -> Network:
                 raise ValueError(f"{node.name}: only square unpadded average pooling is supported")
             shape = tuple(int(node.get_attr(k)) for k in ("in_height", "in_width", "n_filt"))
             layers.append(AvgPool(int(node.get_attr("pool_height")), shape,
-                                  _fixed(node.get_attr("accum_t").precision), out))
+                                  FixedType.of(node.get_attr("accum_t").precision), out))
         elif kind == "Dense":
             w, b = node.weights["weight"], node.weights["bias"]
-            wf, bf = _fixed(w.type.precision).frac, _fixed(b.type.precision).frac
-            layers.append(Dense(_codes(w.data, wf), wf, _codes(b.data, bf), bf,
-                                _fixed(node.get_attr("accum_t").precision), out))
+            wf, bf = (FixedType.of(v.type.precision).fractional for v in (w, b))
+            layers.append(Dense(fixed_codes(w.data, wf), wf, fixed_codes(b.data, bf), bf,
+                                FixedType.of(node.get_attr("accum_t").precision), out))
         elif kind == "Activation" and node.get_attr("activation") == "relu":
             layers.append(Relu(out))
         elif kind != "Reshape":
@@ -159,50 +115,29 @@ def network_from_hls(hls_model) -> Network:
     return Network(first.input, first.input_shape, tuple(layers))
 
 
-def _check_pool(layer: AvgPool, source: Fixed) -> None:
+def _check_pool(layer: AvgPool, source: FixedType) -> None:
     """Errors unless the RTL's pooling (an exact sum, a shift) is hls4ml's for these types."""
-    shift = 2 * int(math.log2(layer.size))
+    shift, extra = 2 * int(math.log2(layer.size)), layer.accum.fractional - source.fractional
     if source.signed or layer.size & (layer.size - 1):
         raise ValueError("average pooling needs an unsigned input and a power-of-two size")
-    if (layer.accum.frac < source.frac + shift or layer.size ** 2 * source.bounds[1]
-            << (layer.accum.frac - source.frac) > layer.accum.bounds[1]):
+    if (extra < shift or layer.size ** 2 * source.code_bounds[1] << extra
+            > layer.accum.code_bounds[1]):
         raise ValueError(f"pooling accumulator {layer.accum} is not exact: the RTL assumes it")
 
 
-def _check_dense(layer: Dense, source: Fixed) -> int:
+def _check_dense(layer: Dense, source: FixedType) -> int:
     """The exact accumulator's fractional bits; errors unless ``accum`` holds every sum."""
-    frac = max(source.frac + layer.weight_frac, layer.bias_frac)
-    lo, hi = source.bounds
-    w = layer.weights << (frac - source.frac - layer.weight_frac)
+    frac = max(source.fractional + layer.weight_frac, layer.bias_frac)
+    lo, hi = source.code_bounds
+    w = layer.weights << (frac - source.fractional - layer.weight_frac)
     b = layer.bias << (frac - layer.bias_frac)
     # every partial sum of hls4ml's loop lies between these bounds
     top = (np.maximum(np.maximum(w * hi, w * lo), 0).sum(axis=0) + np.maximum(b, 0)).max()
     bottom = (np.minimum(np.minimum(w * hi, w * lo), 0).sum(axis=0) + np.minimum(b, 0)).min()
-    a_lo, a_hi = layer.accum.bounds
-    if layer.accum.frac != frac or bottom < a_lo or top > a_hi:
+    a_lo, a_hi = layer.accum.code_bounds
+    if layer.accum.fractional != frac or bottom < a_lo or top > a_hi:
         raise ValueError(f"accumulator {layer.accum} is not the exact one: the RTL assumes it")
     return frac
-
-
-def reference(network: Network, codes: np.ndarray) -> np.ndarray:
-    """Output codes (``network.output``) for input codes ``(N, prod(input_shape))``: the
-    integer arithmetic of hls4ml's C++, layer by layer."""
-    x, source = np.asarray(codes, np.int64).reshape(len(codes), -1), network.input
-    for layer in network.layers:
-        if isinstance(layer, AvgPool):
-            _check_pool(layer, source)
-            (h, w, c), s = layer.shape, layer.size
-            blocks = x.reshape(-1, h // s, s, w // s, s, c).sum(axis=(2, 4)).reshape(len(x), -1)
-            x = layer.result.cast(blocks, source.frac + 2 * int(math.log2(s)))
-        elif isinstance(layer, Dense):
-            frac = _check_dense(layer, source)
-            w = layer.weights << (frac - source.frac - layer.weight_frac)
-            acc = x @ w + (layer.bias << (frac - layer.bias_frac))
-            x = layer.result.cast(acc, frac)
-        else:
-            x = np.where(x > 0, layer.result.cast(x, source.frac), 0)
-        source = layer.result
-    return x
 
 
 def csd(value: int) -> list[tuple[int, int]]:
@@ -247,7 +182,7 @@ class Rtl:
     module: str
     input_bits: int  # bits per input value (the flat input port is len x input_bits)
     n_inputs: int
-    output: Fixed
+    output: FixedType
     latency: int  # clock cycles from the input port to the output port
     multiplications: int
     adders: int = 0
@@ -313,27 +248,31 @@ class _Builder:
             groups = self.stage(groups)
         return [g[0] for g in groups]
 
-    def cast(self, t: _Term, frac: int, to: Fixed, relu: bool = False) -> _Term:
+    def cast(self, t: _Term, frac: int, to: FixedType, relu: bool = False) -> _Term:
         """``t`` (a code with ``frac`` fractional bits) as a code of ``to``, as hls4ml casts;
         with ``relu``, 0 where ``t <= 0``."""
         if t.sign < 0:
             t = _Term(self.wire(f"-$signed({t.expr})", -t.hi, -t.lo), -t.hi, -t.lo, t.shift)
-        drop = frac - to.frac - t.shift  # bits of t.expr below the target's LSB
+        drop = frac - to.fractional - t.shift  # bits of t.expr below the target's LSB
         expr, lo, hi = f"$signed({t.expr})", t.lo, t.hi
         if drop < 0:
             expr, lo, hi = f"({expr} <<< {-drop})", lo << -drop, hi << -drop
         elif drop > 0:
+            if to.rounding not in ("TRN", "RND_CONV"):
+                raise ValueError(f"{to}: the RTL rounds with AP_TRN or AP_RND_CONV only")
             expr, lo, hi = f"({expr} >>> {drop})", lo >> drop, hi >> drop
-            if to.rounding:  # round half to even: up if above half, or half and odd
+            if to.rounding == "RND_CONV":  # round half to even: up if above half, or half and odd
                 q, half = f"{t.expr}[{drop}]", f"{t.expr}[{drop - 1}]"
                 rest = f"(|{t.expr}[{drop - 2}:0] | {q})" if drop > 1 else q
                 hi += 1
                 expr = self.wire(f"{expr} + $signed({{1'b0, {half} & {rest}}})", lo, hi)
-        t_lo, t_hi = to.bounds
+        t_lo, t_hi = to.code_bounds
         if relu:
             expr, lo, hi = f"({t.expr}[{t.width - 1}] ? 0 : {expr})", max(lo, 0), max(hi, 0)
         if lo < t_lo or hi > t_hi:
-            if to.saturate:
+            if to.saturation not in ("WRAP", "SAT"):
+                raise ValueError(f"{to}: the RTL overflows with AP_WRAP or AP_SAT only")
+            if to.saturation == "SAT":
                 expr = (f"(({expr}) > {_literal(t_hi)} ? {_literal(t_hi)} : ({expr}) < "
                         f"{_literal(t_lo)} ? {_literal(t_lo)} : ({expr}))")
             else:
@@ -355,7 +294,7 @@ def verilog(network: Network, module: str = "trigger", levels_per_stage: int = 2
     b = _Builder(levels_per_stage)
     n_in, w_in = math.prod(network.input_shape), network.input.width
     x = [_Term(f"{{1'b0, x[{i * w_in} +: {w_in}]}}" if not network.input.signed
-               else f"x[{i * w_in} +: {w_in}]", *network.input.bounds) for i in range(n_in)]
+               else f"x[{i * w_in} +: {w_in}]", *network.input.code_bounds) for i in range(n_in)]
     [x] = b.stage([x])
     source = network.input
     for layer in network.layers:
@@ -364,11 +303,11 @@ def verilog(network: Network, module: str = "trigger", levels_per_stage: int = 2
             (h, w, c), s = layer.shape, layer.size
             index = np.arange(h * w * c).reshape(h // s, s, w // s, s, c).transpose(0, 2, 4, 1, 3)
             sums = b.trees([[x[i] for i in block.ravel()] for block in index.reshape(-1, s * s)])
-            frac = source.frac + 2 * int(math.log2(s))  # the division by s*s, exact
+            frac = source.fractional + 2 * int(math.log2(s))  # the division by s*s, exact
             x = [b.cast(t, frac, layer.result) for t in sums]
         elif isinstance(layer, Dense):
             frac = _check_dense(layer, source)
-            extra = frac - source.frac - layer.weight_frac
+            extra = frac - source.fractional - layer.weight_frac
             groups = []
             for j in range(layer.weights.shape[1]):
                 terms = [_Term(x[i].expr, x[i].lo, x[i].hi, x[i].shift + k + extra, d)
@@ -381,11 +320,11 @@ def verilog(network: Network, module: str = "trigger", levels_per_stage: int = 2
                 groups.append(terms or [_Term("1'sd0", 0, 0)])
             x = [b.cast(t, frac, layer.result) for t in b.trees(groups)]
         else:
-            x = [b.cast(t, source.frac, layer.result, relu=True) for t in x]
+            x = [b.cast(t, source.fractional, layer.result, relu=True) for t in x]
             [x] = b.stage([x])
         source = layer.result
     [y] = b.stage([x])
-    latency, w_out = b.stages, _bits(*network.output.bounds)
+    latency, w_out = b.stages, _bits(*network.output.code_bounds)
     head = [f"module {module} (input wire clk, input wire in_valid, "
             f"input wire [{n_in * w_in - 1}:0] x,",
             f"  output wire out_valid, output wire signed [{w_out - 1}:0] y);",
