@@ -141,7 +141,8 @@ plt.close(fig)
 # %% tags=["hide-input"]
 pick_ablation = firmware.balanced_subset(labels, exact.ABLATION_JETS, P.seed + 3)
 glue("ablation_jets", f"{len(pick_ablation):,}", display=False)
-ablation = exact.norm_ablation(encoder, config, images[pick_ablation])
+ablation = exact.norm_ablation(encoder, config, images[pick_ablation],
+                              result.kl_qkeras[pick_ablation])
 for name, value in zip(("abl_default", "abl_scale", "abl_newton", "abl_all"),
                        ablation["median relative KL difference [%]"], strict=True):
     glue(name, f"{value:.2f}", display=False)

@@ -16,7 +16,7 @@ from src.backend import keras, seed_everything
 # isort: split
 from qkeras import QConv2D, quantized_bits
 
-from src.fpga import blocks
+from src.fpga import blocks, synth
 from src.fpga.convert import REFERENCE_IMPLEMENTATION, convert, quiet
 from src.fpga.fixedpoint import FirmwareModel
 from src.fpga.rtl import verilog
@@ -97,7 +97,7 @@ def _tiny_reduced_encoder():
 
 
 def test_missing_tools_and_report_give_none(monkeypatch, tmp_path):
-    monkeypatch.setattr(blocks, "tool_versions", lambda: {"yosys": None, "verilator": None})
+    monkeypatch.setattr(synth, "tool_versions", lambda: {"yosys": None, "verilator": None})
     monkeypatch.setattr(blocks, "model_dirs", lambda profile: {"reduced encoder": Path(tmp_path)})
     monkeypatch.setattr(blocks, "book_models",
                         lambda profile: {"reduced encoder": _tiny_reduced_encoder()})

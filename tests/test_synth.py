@@ -14,10 +14,11 @@ import pytest
 
 from src.backend import seed_everything
 from src.config import PROFILES, models_dir
+from src.fpga import synth
 from src.fpga.convert import convert, ensure_project
 from src.fpga.emulate import emulate
-from src.fpga.fixedpoint import FirmwareModel
-from src.fpga.rtl import network_from_hls, verilog
+from src.fpga.fixedpoint import FirmwareModel, FixedType
+from src.fpga.rtl import Rtl, network_from_hls, verilog
 from src.fpga.synth import (
     LEVELS_PER_STAGE,
     REPORT_FILE,
@@ -28,6 +29,7 @@ from src.fpga.synth import (
     TRIGGER_SPEC,
     TRIGGER_SPECS,
     input_codes,
+    rtl_report,
     simulate,
     synthesize,
 )
@@ -171,3 +173,28 @@ def test_placeholders_have_the_types_of_measured_values():
     measured = glue_values(report, estimates(build_student(TRIGGER_SPEC)))
     for name, value in placeholders().items():
         assert isinstance(value, str) == isinstance(measured[name], str), name
+
+
+def test_rtl_report_is_kept_per_rtl_and_measured_only_with_the_tools(monkeypatch, tmp_path):
+    target, calls = tmp_path / "synth" / "report.json", []
+
+    def measure(versions):
+        calls.append(versions)
+        return {"rtl": {"adders": len(calls)}}
+
+    def design(source: str) -> Rtl:
+        return Rtl(source, "m", 1, 1, FixedType(8, 2), 1, 0)
+
+    tools = {"yosys": "Yosys 0.23", "verilator": "Verilator 5.006"}
+    monkeypatch.setattr(synth, "tool_versions", lambda: tools)
+    first = rtl_report(target, design("module a"), False, measure)
+    assert first["measured_here"] and first["rtl"]["adders"] == 1 and calls == [tools]
+    again = rtl_report(target, design("module a"), False, measure)
+    assert not again["measured_here"] and again["rtl"] == first["rtl"] and len(calls) == 1
+    assert rtl_report(target, design("module a"), True, measure)["rtl"]["adders"] == 2
+    changed = rtl_report(target, design("module b"), False, measure)
+    assert changed["measured_here"] and changed["rtl"]["adders"] == 3
+    monkeypatch.setattr(synth, "tool_versions", lambda: {"yosys": None, "verilator": None})
+    kept = rtl_report(target, design("module b"), True, measure)
+    assert not kept["measured_here"] and len(calls) == 3
+    assert rtl_report(target, design("module c"), False, measure) is None

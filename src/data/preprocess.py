@@ -101,11 +101,10 @@ def window_images(
     """Constituents binned on the :func:`pixelize` grid around the jet axis (N,), with no
     centring on the centroid, no rotation, no flip and no per-jet normalization: pixel =
     summed pT [GeV] times :data:`WINDOW_SCALE`, saturated at :data:`WINDOW_MAX` (float32)."""
-    mask = np.asarray(pt) > 0
-    eta_p = np.where(mask, np.asarray(eta, np.float64) - np.asarray(jet_eta)[:, None], 0.0)
-    phi_p = np.where(mask, wrap_phi(np.asarray(phi, np.float64) - np.asarray(jet_phi)[:, None]),
-                     0.0)
-    images = pixelize(pt, eta_p, phi_p) * np.float32(WINDOW_SCALE)  # a power of two: exact
+    eta_p = np.asarray(eta, np.float64) - np.asarray(jet_eta, np.float64)[:, None]
+    phi_p = wrap_phi(np.asarray(phi, np.float64) - np.asarray(jet_phi, np.float64)[:, None])
+    # padded entries (pt == 0) are dropped by pixelize; the scale is a power of two: exact
+    images = pixelize(pt, eta_p, phi_p) * np.float32(WINDOW_SCALE)
     return np.minimum(images, np.float32(WINDOW_MAX))
 
 

@@ -14,8 +14,6 @@ products by variable values and the activation are not in the RTL.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from ..config import Profile
-from ..files import atomic_file
 from ..study import TABLE_3_5
 from .convert import REFERENCE_IMPLEMENTATION, convert, quiet
 from .estimate import estimate_model
@@ -33,7 +30,7 @@ from .feasibility import BLOCKS
 from .firmware import book_models, model_dirs
 from .fixedpoint import FixedType
 from .rtl import Dense, Network, fixed_codes, verilog
-from .synth import SYNTH_DIR, simulate, synthesize, tool_versions
+from .synth import SYNTH_DIR, rtl_report, simulate, synthesize
 
 #: The study's block that is measured, and its convolution in our reduced encoder.
 BLOCK = "conv2_b1_1"
@@ -82,35 +79,31 @@ def _check(network: Network, design, workdir: Path, seed: int) -> int:
 
 
 def block_report(profile: Profile) -> dict[str, Any] | None:
-    """The synthesis of one output pixel of :data:`CONV` (see the module docstring): read from
-    ``models/<profile>/reduced_q16_6/synth/<BLOCK>.json`` when its RTL digest matches, else
-    measured with Yosys and Verilator and written there; None without the tools or a report."""
+    """The synthesis of one output pixel of :data:`CONV` (see the module docstring), kept in
+    ``models/<profile>/reduced_q16_6/synth/<BLOCK>.json`` by :func:`src.fpga.synth.rtl_report`:
+    read while its RTL is unchanged, else measured with Yosys and Verilator; None without the
+    tools or a report."""
     encoder = book_models(profile)["reduced encoder"]
     with tempfile.TemporaryDirectory() as tmp, quiet():
         hls_model = convert(encoder, tmp, write=False, **REFERENCE_IMPLEMENTATION, **STUDY_TYPES)
     network, pixels = pixel_network(hls_model)
     design = verilog(network, module="block")
-    digest = hashlib.sha256(design.source.encode()).hexdigest()
+
+    def measure(versions: dict[str, str | None]) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "sim").mkdir()
+            mismatches = _check(network, design, Path(tmp) / "sim", profile.seed)
+            yosys = synthesize(design, Path(tmp))
+        return {"block": BLOCK, "layer": CONV, "pixels": pixels,
+                "products": network.multiplications, "patch": network.input_shape[0],
+                "rtl": {"adders": design.adders, "latency_cycles": design.latency},
+                "verilator": {"inputs": CHECK_INPUTS, "mismatches": mismatches,
+                              "version": versions["verilator"]},
+                "yosys": {**{k: yosys[k] for k in ("LUT", "FF", "CARRY", "DSP48E2", "command")},
+                          "version": versions["yosys"]}}
+
     path = model_dirs(profile)["reduced encoder"] / SYNTH_DIR / f"{BLOCK}.json"
-    if path.is_file() and json.loads(path.read_text())["rtl"]["sha256"] == digest:
-        return {**json.loads(path.read_text()), "measured_here": False}
-    if None in tool_versions().values():
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "sim").mkdir()
-        mismatches = _check(network, design, Path(tmp) / "sim", profile.seed)
-        yosys = synthesize(design, Path(tmp))
-    report = {"block": BLOCK, "layer": CONV, "pixels": pixels,
-              "products": network.multiplications, "patch": network.input_shape[0],
-              "rtl": {"sha256": digest, "adders": design.adders, "latency_cycles": design.latency},
-              "verilator": {"inputs": CHECK_INPUTS, "mismatches": mismatches,
-                            "version": tool_versions()["verilator"]},
-              "yosys": {**{k: yosys[k] for k in ("LUT", "FF", "CARRY", "DSP48E2", "command")},
-                        "version": tool_versions()["yosys"]}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path) as out:
-        out.write_text(json.dumps(report, indent=1))
-    return {**report, "measured_here": True}
+    return rtl_report(path, design, False, measure)
 
 
 def _estimate_row(mapping: str, part: str) -> str:

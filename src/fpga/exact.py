@@ -11,6 +11,7 @@ through the firmware of a model folder.
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import time
@@ -108,7 +109,7 @@ def _norm_steps(config: dict[str, dict]) -> dict[str, dict[str, dict]]:
     def strip(keep: tuple[str, ...], newton: bool) -> dict[str, dict]:
         out = {}
         for name, entry in config.items():
-            entry = json.loads(json.dumps(entry))
+            entry = copy.deepcopy(entry)
             if name.endswith("_norm"):
                 entry["Precision"] = {k: v for k, v in entry["Precision"].items()
                                       if k == "result" or k in keep}
@@ -122,19 +123,24 @@ def _norm_steps(config: dict[str, dict]) -> dict[str, dict[str, dict]]:
             "+ variance type (all profiled choices)": config}
 
 
-def norm_ablation(encoder: Any, config: dict[str, dict], images: np.ndarray) -> pd.DataFrame:
-    """Median and 99th percentile of the relative KL-total difference to QKeras on ``images``
-    for each step of :func:`_norm_steps`."""
-    reference = encoder_outputs(encoder, images)
-    kl_ref = _kl_total([reference[k] for k in _HEADS])
-    rows = {}
-    for label, layers in _norm_steps(config).items():
-        kl = _kl_total(firmware_model(encoder, {**STUDY_TYPES, "layer_config": layers})
-                       .predict(images))
-        rel = np.abs(kl - kl_ref) / np.abs(kl_ref)
-        rows[label] = {"median relative KL difference [%]": 100 * np.median(rel),
-                       "99th percentile [%]": 100 * np.percentile(rel, 99)}
-    return pd.DataFrame(rows).T
+def relative_difference(kl: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``|kl - reference| / |reference|`` per jet."""
+    return np.abs(kl - reference) / np.abs(reference)
+
+
+def _difference_summary(relative: np.ndarray) -> dict[str, float]:
+    """Median and 99th percentile [%] of relative differences, as the tables print them."""
+    return {"median relative KL difference [%]": 100 * np.median(relative),
+            "99th percentile [%]": 100 * np.percentile(relative, 99)}
+
+
+def norm_ablation(encoder: Any, config: dict[str, dict], images: np.ndarray,
+                  kl_qkeras: np.ndarray) -> pd.DataFrame:
+    """:func:`_difference_summary` of each step of :func:`_norm_steps` against the QKeras KL
+    totals ``kl_qkeras`` of ``images``."""
+    return pd.DataFrame({label: _difference_summary(relative_difference(_kl_total(
+        firmware_model(encoder, {**STUDY_TYPES, "layer_config": layers}).predict(images)),
+        kl_qkeras)) for label, layers in _norm_steps(config).items()}).T
 
 
 def _kl_total(heads: list[np.ndarray]) -> np.ndarray:
@@ -157,16 +163,14 @@ class ExactEmulation:
     n_workers: int
 
     def relative(self, kl: np.ndarray) -> np.ndarray:
-        return np.abs(kl - self.kl_qkeras) / np.abs(self.kl_qkeras)
+        return relative_difference(kl, self.kl_qkeras)
 
     def agreement(self) -> pd.DataFrame:
         """KL total and AUC of each firmware against QKeras, on every test jet."""
         rows = {}
         for label, kl in (("study's ap_fixed<16,6>", self.kl_study),
                           ("profiled types", self.kl_profiled)):
-            rel = self.relative(kl)
-            rows[label] = {"median relative KL difference [%]": 100 * np.median(rel),
-                           "99th percentile [%]": 100 * np.percentile(rel, 99),
+            rows[label] = {**_difference_summary(self.relative(kl)),
                            "AUC top vs QCD": metrics.auc(kl, self.labels),
                            "AUC difference to QKeras": metrics.auc(kl, self.labels)
                            - metrics.auc(self.kl_qkeras, self.labels)}

@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -259,16 +260,30 @@ def trigger_report(profile: Profile, verbose: int = 0, refresh: bool = False,
         hls_model, _ = ensure_project(model, project_dir(folder), **TRIGGER_SETTINGS)
     network = network_from_hls(hls_model)
     design = verilog(network, levels_per_stage=LEVELS_PER_STAGE)
-    digest = hashlib.sha256(design.source.encode()).hexdigest()
     target = folder / SYNTH_DIR / REPORT_FILE
+    report = rtl_report(target, design, refresh, lambda versions: _measure(
+        profile, name, model, hls_model, network, design, versions))
+    if report is None:
+        raise FileNotFoundError(f"{target}: no report of this RTL, and yosys or verilator "
+                                "is missing (apt-get install yosys verilator)")
+    return report
+
+
+def rtl_report(target: Path, design: Rtl, refresh: bool,
+               measure: Callable[[dict[str, str | None]], dict[str, Any]]) -> dict[str, Any] | None:
+    """The measurement of ``design`` kept at ``target``, keyed by the sha256 of its source: the
+    stored report while it is of this RTL (and not ``refresh`` with the tools at hand), else
+    ``measure(tool_versions())`` run now and written there; None when Yosys or Verilator is
+    missing and no report of this RTL is stored. ``measured_here`` says which."""
+    digest = hashlib.sha256(design.source.encode()).hexdigest()
     versions = tool_versions()
+    tools = None not in versions.values()
     old = json.loads(target.read_text()) if target.is_file() else None
-    if None in versions.values() or (old and old["rtl"]["sha256"] == digest and not refresh):
-        if old is None or old["rtl"]["sha256"] != digest:
-            raise FileNotFoundError(f"{target}: no report of this RTL, and yosys or verilator "
-                                    "is missing (apt-get install yosys verilator)")
+    if old is not None and old["rtl"]["sha256"] == digest and not (refresh and tools):
         return {**old, "measured_here": False}
-    report = _measure(profile, name, model, hls_model, network, design, versions)
+    if not tools:
+        return None
+    report = measure(versions)
     report["rtl"]["sha256"] = digest
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as tmp:
