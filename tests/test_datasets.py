@@ -8,6 +8,7 @@ from src.config import Profile
 from src.data import splits
 from src.data.datasets import (
     FIELDS,
+    WINDOW_FIELDS,
     DataError,
     read_attrs,
     read_images,
@@ -106,5 +107,21 @@ def test_window_images_of_a_split_part_are_its_jets_in_order(tmp_path, generated
 def test_window_images_need_constituents(tmp_path, generated):
     path = write_jets(tmp_path / "images.h5", {"images": generated["qcd"]["images"][:3]}, {})
     with pytest.raises(DataError, match="no 'constituents' dataset") as info:
+        read_window_images(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("field", "row", "value"), [("constituents", 1, np.nan),
+                                                     ("jet_phi", 2, np.inf),
+                                                     ("constituents", 0, -5.0)])
+def test_window_images_refuse_nan_or_negative_constituents(tmp_path, generated, field, row,
+                                                           value):
+    jets = {name: np.array(generated["qcd"][name][:3]) for name in ("images", *WINDOW_FIELDS)}
+    if field == "constituents":
+        jets[field][row, 0, 0] = value  # the leading constituent's pT
+    else:
+        jets[field][row] = value
+    path = write_jets(tmp_path / "bad.h5", jets, {})
+    with pytest.raises(DataError, match=f"first at row {row}") as info:
         read_window_images(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)

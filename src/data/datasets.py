@@ -153,13 +153,20 @@ def read_unit_sum(path: Path) -> np.ndarray:
 
 def read_window_images(path: Path, index: np.ndarray | None = None) -> np.ndarray:
     """:func:`src.data.preprocess.window_images` of a file's jets (rows ``index``, default
-    all), made from its constituents and jet axes; a :class:`DataError` if it has none."""
+    all), made from its constituents and jet axes; a :class:`DataError` if it has none, or a
+    non-finite value or a negative pT among them (row numbers count within ``index``)."""
     data = read_jets(path, WINDOW_FIELDS, index)
     missing = [name for name in WINDOW_FIELDS if name not in data]
     if missing:
         raise DataError(f"{path}: no '{missing[0]}' dataset (window images are made from "
                         f"{', '.join(WINDOW_FIELDS)})")
     pt, eta, phi = np.moveaxis(data["constituents"], -1, 0)
+    bad = np.flatnonzero(~np.isfinite(data["constituents"]).all(axis=(1, 2))
+                         | ~np.isfinite(data["jet_eta"]) | ~np.isfinite(data["jet_phi"])
+                         | (pt < 0).any(axis=1))
+    if bad.size:
+        raise DataError(f"{path}: {bad.size} jet(s) with a NaN or infinite constituent or jet "
+                        f"axis, or a negative constituent pT (first at row {bad[0]})")
     return window_images(pt, eta, phi, data["jet_eta"], data["jet_phi"])
 
 
